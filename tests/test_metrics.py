@@ -1,0 +1,92 @@
+"""util.metrics: the concordance index and ROC curves."""
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines.utils import concordance_index
+
+from util.metrics import cindex, get_roc_curve
+
+matplotlib.use("Agg")
+
+
+def cindex_bruteforce(y, s):
+    """The course's O(n²) definition, as the reference."""
+    concordant = permissible = 0.0
+    for i in range(len(y)):
+        for j in range(i + 1, len(y)):
+            if y[i] != y[j]:
+                permissible += 1
+                hi, lo = (i, j) if y[i] == 1 else (j, i)
+                concordant += 1.0 if s[hi] > s[lo] else 0.5 if s[hi] == s[lo] else 0.0
+    return concordant / permissible
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("n_levels", [3, 20, None])
+def test_cindex_equals_lifelines_and_bruteforce_with_ties(seed, n_levels):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    s = rng.integers(0, n_levels, 300).astype(float) if n_levels else rng.normal(size=300)
+    assert cindex(y, s) == pytest.approx(concordance_index(y, s), abs=1e-12)
+    assert cindex(y, s) == pytest.approx(cindex_bruteforce(y, s), abs=1e-12)
+
+
+def test_cindex_course_examples():
+    assert cindex([0, 1], [0.2, 0.8]) == 1.0
+    assert cindex([0, 1], [0.8, 0.2]) == 0.0
+    assert cindex([0, 1], [0.5, 0.5]) == 0.5
+    assert cindex(np.array([True, False, True, False]), [0.9, 0.1, 0.4, 0.4]) == 0.875
+
+
+def test_cindex_large_input_is_fast_enough_to_run():
+    # O(n log n): a million pairs of 10^5 rows would take minutes with the double loop.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 100_000)
+    assert 0.45 < cindex(y, rng.random(100_000)) < 0.55
+
+
+@pytest.mark.parametrize(
+    "y, s, message",
+    [
+        ([1, 1, 1], [0.1, 0.2, 0.3], "at least one"),
+        ([0, 1, 2], [0.1, 0.2, 0.3], "binary"),
+        ([0, 1], [0.1, 0.2, 0.3], "same length"),
+        ([0, 1], [0.1, float("nan")], "NaN"),
+    ],
+)
+def test_cindex_bad_input(y, s, message):
+    with pytest.raises(ValueError, match=message):
+        cindex(y, s)
+
+
+LABELS3 = ["A", "B", "C"]
+
+
+def test_get_roc_curve_returns_aucs_and_draws():
+    import matplotlib.pyplot as plt
+
+    truth = np.array([[1, 0, 1], [0, 1, 1], [1, 0, 0], [0, 1, 0]])
+    pred = np.array([[0.9, 0.2, 0.6], [0.1, 0.8, 0.4], [0.8, 0.3, 0.5], [0.3, 0.9, 0.7]])
+    fig, ax = plt.subplots()
+    aucs = get_roc_curve(LABELS3, pred, pd.DataFrame(truth, columns=LABELS3), ax=ax)
+    assert aucs == pytest.approx([1.0, 1.0, 0.25])
+    assert len(ax.get_lines()) == 4  # three curves and the diagonal
+    plt.close(fig)
+
+
+def test_get_roc_curve_single_class_label_is_nan(capsys):
+    truth = np.array([[1, 0], [0, 0], [1, 0]])
+    pred = np.array([[0.9, 0.1], [0.2, 0.3], [0.7, 0.2]])
+    aucs = get_roc_curve(["A", "B"], pred, truth)
+    assert aucs[0] == 1.0 and np.isnan(aucs[1])
+    assert "B: only one class" in capsys.readouterr().out
+
+
+def test_get_roc_curve_bad_input():
+    truth = pd.DataFrame({"A": [0, 1]})
+    with pytest.raises(ValueError, match=r"no column\(s\) \['B'\]"):
+        get_roc_curve(["A", "B"], np.zeros((2, 2)), truth)
+    with pytest.raises(ValueError, match="shape"):
+        get_roc_curve(["A", "B"], np.zeros((2, 3)), np.zeros((2, 2)))
