@@ -10,13 +10,14 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test data lab clean-output help
+.PHONY: setup demo test data lab bench clean-output help
 
 help:
 	@echo "make demo   set up .venv, generate the embedded data, print a summary, write a gallery to output/"
 	@echo "make test   set up .venv and run every test"
 	@echo "make data   generate the chest X-ray phantoms (data/chestxray/) if they are missing"
 	@echo "make lab    start JupyterLab in this repository"
+	@echo "make bench  run the benchmarks in benchmarks/ (they print measured ratios)"
 
 setup: $(STAMP)
 
@@ -37,6 +38,9 @@ data: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab
+
+bench: $(STAMP)
+	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean-output:
 	rm -rf output

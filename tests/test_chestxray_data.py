@@ -1,0 +1,112 @@
+"""Tests of the generated chest X-ray data set (util.chestxray)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from util.chestxray import (
+    BBOX_HEADER,
+    SPLITS,
+    ensure_chestxray_data,
+    load_bboxes,
+    load_mask,
+    load_split,
+    verify_manifest,
+)
+from util.labels import LABELS
+from util.phantoms import PREVALENCE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def folder():
+    return ensure_chestxray_data()
+
+
+@pytest.fixture(scope="session")
+def splits(folder):
+    return {name: load_split(folder / name) for name in SPLITS}
+
+
+def test_row_counts_and_columns(splits, folder):
+    for name, n in SPLITS.items():
+        df = splits[name]
+        assert len(df) == n
+        assert list(df.columns) == ["Image", *LABELS, "PatientId"]
+        assert df["Image"].is_unique
+        assert df["Image"].str.fullmatch(r"\d{8}_\d{3}\.png").all()
+        assert (df["Image"].str[:8].astype(int) == df["PatientId"]).all()
+    images = sorted(p.name for p in (folder / "images").glob("*.png"))
+    assert len(images) == sum(SPLITS.values())
+
+
+def test_splits_are_patient_disjoint_with_several_images_per_patient(splits):
+    ids = {name: set(df["PatientId"]) for name, df in splits.items()}
+    names = list(ids)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not ids[a] & ids[b], f"{a} and {b} share patients"
+    counts = splits["train-small.csv"]["PatientId"].value_counts()
+    assert counts.max() > 1 and counts.min() >= 1 and counts.max() <= 5
+    assert (counts > 1).mean() > 0.4
+
+
+def test_prevalence_close_to_target(splits):
+    for name, df in splits.items():
+        for label, p in PREVALENCE.items():
+            assert abs(df[label].mean() - p) <= max(0.004, 1.0 / len(df)), (name, label)
+            assert df[label].sum() >= 1, (name, label)
+
+
+def test_bbox_csv_layout_and_boxes_match_masks(folder, splits):
+    assert (folder / "bbox.csv").read_text().splitlines()[0] == BBOX_HEADER
+    boxes = load_bboxes(folder)
+    assert list(boxes.columns) == ["Image", "Label", "x", "y", "w", "h"]
+    all_labels = pd.concat(splits.values())
+    positives = int(all_labels[LABELS].to_numpy().sum())
+    assert len(boxes) == positives
+    for row in boxes.sample(40, random_state=0).itertuples():
+        mask = load_mask(folder, row.Image, row.Label)
+        ys, xs = np.nonzero(mask)
+        assert (xs.min(), ys.min()) == (row.x, row.y)
+        assert (xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) == (row.w, row.h)
+        line = all_labels.loc[all_labels.Image == row.Image].iloc[0]
+        assert line[row.Label] == 1
+
+
+def test_manifest_verifies(folder):
+    # the determinism test: decoded pixels and CSV bytes match the committed hashes
+    assert verify_manifest(folder) == []
+
+
+def test_load_split_missing_column_raises(tmp_path, splits):
+    bad = splits["valid-small.csv"].drop(columns=["Edema"])
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"bad\.csv.*\['Edema'\]"):
+        load_split(path)
+
+
+def test_load_split_non_binary_label_raises(tmp_path, splits):
+    bad = splits["valid-small.csv"].copy()
+    bad.loc[0, "Mass"] = 2
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(ValueError, match="'Mass'"):
+        load_split(path)
+
+
+def test_load_mask_missing_raises(folder, splits):
+    normal = splits["test.csv"].loc[splits["test.csv"][LABELS].sum(axis=1) == 0, "Image"].iloc[0]
+    with pytest.raises(FileNotFoundError, match=normal[:-4] + "_Nodule.png"):
+        load_mask(folder, normal, "Nodule")
+    with pytest.raises(ValueError, match="unknown label"):
+        load_mask(folder, normal, "Tumour")
+
+
+def test_real_data_mode_names_the_missing_file(tmp_path, monkeypatch):
+    (tmp_path / "chestxray" / "images").mkdir(parents=True)
+    monkeypatch.setenv("MEDXAI_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="train-small.csv"):
+        ensure_chestxray_data()
