@@ -23,6 +23,13 @@ _EXPORTS = {
     "load_mask": "util.chestxray",
     "load_mortality_cohort": "util.cohort",
     "load_mortality_rf": "util.cohort",
+    "build_densenet121": "util.models",
+    "load_C3M3_model": "util.models",
+    "standardize": "util.models",
+    "plot_overlay": "util.cam",
+    "pointing_game": "util.metrics",
+    "energy_pointing": "util.metrics",
+    "evaluate_localization": "util.metrics",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,177 @@
+"""Grad-CAM step by step (util.cam) on hand-built models whose gradients are known.
+
+The tiny model is  x (1, H, W, 3) -> 1x1 conv "feat" (K, no bias) -> [2x2 average pool "pooled"]
+-> global average pool -> dense "out" (V, no bias, linear). For class k the score is
+y_k = sum_c V[c, k] * mean_hw(A[..., c]), so dy_k/dA[h, w, c] = V[c, k] / (h * w) everywhere and
+the Grad-CAM before ReLU is sum_c V[c, k] / (h * w) * A[..., c].
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import cv2
+import keras
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from util import cam as C  # noqa: E402
+
+H, W = 8, 6  # non-square, to catch (W, H) mix-ups
+K = np.array([[1.0, 0.5], [0.0, 1.0], [2.0, 0.0]], dtype=np.float32)  # (3 in, 2 channels)
+V = np.array([[1.0, -1.0, 0.5], [2.0, -3.0, -1.0]], dtype=np.float32)  # (2 channels, 3 classes)
+
+
+def _tiny(pool=False):
+    inp = keras.Input((None, None, 3))
+    feat = keras.layers.Conv2D(2, 1, use_bias=False, name="feat")(inp)
+    x = keras.layers.AveragePooling2D(2, name="pooled")(feat) if pool else feat
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(3, use_bias=False, name="out")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("feat").set_weights([K.reshape(1, 1, 3, 2)])
+    model.get_layer("out").set_weights([V])
+    return model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return _tiny()
+
+
+@pytest.fixture(scope="module")
+def tiny_pooled():
+    return _tiny(pool=True)
+
+
+@pytest.fixture(scope="module")
+def image():
+    rng = np.random.default_rng(0)
+    return rng.uniform(0.1, 1.0, size=(1, H, W, 3)).astype(np.float32)  # positive pixels
+
+
+def test_gradcam_model_outputs_activations_and_predictions(tiny, image):
+    gm = C.gradcam_model(tiny, "feat")
+    acts, preds = gm(image)
+    np.testing.assert_allclose(np.asarray(acts)[0], image[0] @ K, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(preds), np.asarray(tiny(image)), rtol=1e-5)
+    assert C.gradcam_model(tiny, "feat") is gm  # cached
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_activations_and_gradients_are_known(tiny, image, k):
+    acts, grads = C.activations_and_gradients(tiny, image, k, "feat")
+    assert acts.shape == grads.shape == (H, W, 2)
+    np.testing.assert_allclose(acts, image[0] @ K, rtol=1e-5)
+    np.testing.assert_allclose(grads, np.broadcast_to(V[:, k] / (H * W), (H, W, 2)), rtol=1e-5)
+
+
+def test_steps_match_hand_computation(tiny, image):
+    acts, grads = C.activations_and_gradients(tiny, image, 0, "feat")
+    w = C.channel_weights(grads)
+    np.testing.assert_allclose(w, V[:, 0] / (H * W), rtol=1e-5)
+    cam = C.weighted_sum(acts, w)
+    np.testing.assert_allclose(cam, (image[0] @ K) @ (V[:, 0] / (H * W)), rtol=1e-5)
+    assert C.resize_to_input(cam, H, W).shape == (H, W)
+    np.testing.assert_array_equal(C.relu(np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize("k", [0, 2])
+def test_grad_cam_end_to_end(tiny, image, k):
+    raw = (image[0] @ K) @ (V[:, k] / (H * W))
+    expected = np.maximum(raw, 0)
+    expected = expected / expected.max()
+    cam = C.grad_cam(tiny, image, k, layer_name="feat")
+    assert cam.shape == (H, W) and cam.dtype == np.float32
+    np.testing.assert_allclose(cam, expected, rtol=1e-5, atol=1e-6)
+    assert cam.max() == pytest.approx(1.0)
+
+
+def test_grad_cam_with_downsampled_layer_is_relu_then_bilinear_resize(tiny_pooled, image):
+    a = (image[0] @ K).reshape(H // 2, 2, W // 2, 2, 2).mean(axis=(1, 3))  # 2x2 average pool
+    raw = a @ (V[:, 0] / ((H // 2) * (W // 2)))
+    up = cv2.resize(np.maximum(raw, 0).astype(np.float32), (W, H), interpolation=cv2.INTER_LINEAR)
+    expected = up / up.max()
+    cam = C.grad_cam(tiny_pooled, image, 0, layer_name="pooled")
+    np.testing.assert_allclose(cam, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_class_with_no_positive_evidence_gives_zeros_not_nan(tiny, image):
+    # class 1 has negative weights on both channels and activations are positive
+    cam = C.grad_cam(tiny, image, 1, layer_name="feat")
+    assert not np.isnan(cam).any()
+    np.testing.assert_array_equal(cam, np.zeros((H, W), np.float32))
+
+
+def test_grad_cams_equal_grad_cam_per_class(tiny, image):
+    cams = C.grad_cams(tiny, image, [2, 0, 2], layer_name="feat")
+    assert sorted(cams) == [0, 2]
+    for k, cam in cams.items():
+        np.testing.assert_allclose(cam, C.grad_cam(tiny, image, k, layer_name="feat"), atol=1e-6)
+    assert C.grad_cams(tiny, image, [], layer_name="feat") == {}
+
+
+def test_resize_is_bilinear_with_width_height_order():
+    cam = np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
+    out = C.resize_to_input(cam, 2, 4)  # H=2, W=4
+    assert out.shape == (2, 4)
+    np.testing.assert_allclose(out[0], [0.0, 0.25, 0.75, 1.0])  # nearest would give 0, 0, 1, 1
+
+
+def test_normalize():
+    np.testing.assert_allclose(C.normalize(np.array([0.0, 2.0, 4.0])), [0.0, 0.5, 1.0])
+    zeros = C.normalize(np.zeros((3, 3)))
+    assert not np.isnan(zeros).any() and (zeros == 0).all()
+    with pytest.raises(ValueError, match="NaN"):
+        C.normalize(np.array([np.nan, 1.0]))
+
+
+def test_unknown_layer_lists_close_names(tiny, image):
+    with pytest.raises(ValueError, match="'feat'") as err:
+        C.grad_cam(tiny, image, 0, layer_name="feats")
+    assert "no layer named 'feats'" in str(err.value)
+    with pytest.raises(ValueError, match="no layer"):
+        C.gradcam_model(tiny, "nonexistent")
+
+
+@pytest.mark.parametrize("k", [3, -1, 1.0, True])
+def test_class_index_out_of_range(tiny, image, k):
+    with pytest.raises(IndexError, match=r"0\.\.2"):
+        C.grad_cam(tiny, image, k, layer_name="feat")
+    with pytest.raises(ValueError):  # also a ValueError
+        C.grad_cams(tiny, image, [0, k], layer_name="feat")
+
+
+@pytest.mark.parametrize("shape", [(H, W, 3), (2, H, W, 3), (1, H, W), (1, H, W, 1)])
+def test_image_must_be_one_rgb_image(tiny, shape):
+    with pytest.raises(ValueError, match=r"\(1, H, W, 3\)"):
+        C.grad_cam(tiny, np.zeros(shape, np.float32), 0, layer_name="feat")
+
+
+def test_step_input_validation():
+    with pytest.raises(ValueError, match="grads"):
+        C.channel_weights(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="weights"):
+        C.weighted_sum(np.zeros((2, 2, 3)), np.zeros(2))
+    with pytest.raises(ValueError, match="2-D"):
+        C.resize_to_input(np.zeros((2, 2, 1)), 4, 4)
+
+
+def test_plot_overlay_draws_image_cam_and_mask(image):
+    import matplotlib.pyplot as plt
+
+    cam = np.linspace(0, 1, H * W, dtype=np.float32).reshape(H, W)
+    mask = np.zeros((H, W), bool)
+    mask[2:5, 2:4] = True
+    fig, ax = plt.subplots()
+    out = C.plot_overlay(image, cam, ax=ax, alpha=0.4, mask=mask, title="t")
+    assert out is ax
+    assert len(ax.images) == 2 and ax.images[1].get_alpha() == 0.4
+    assert ax.get_title() == "t"
+    assert len(ax.collections) >= 1  # the mask outline
+    with pytest.raises(ValueError, match="shape"):
+        C.plot_overlay(image, np.zeros((3, 3)), ax=ax)
+    plt.close(fig)

@@ -1,0 +1,246 @@
+"""Evaluate the course model on held-out phantoms and update its model card.
+
+Usage
+-----
+::
+
+    python -m util.evaluate [--weights data/models/densenet121_phantoms.weights.h5]
+                            [--n 2000] [--size 320] [--batch-size 16] [--floor 0.15]
+                            [--max-cams 50] [--tolerance 15] [--threshold 0.5]
+                            [--card data/models/MODEL_CARD.md | --no-card]
+
+What it measures
+----------------
+* **Held-out set.** ``--n`` phantoms with image seeds ``EVAL_SEED_BASE + i``
+  (``EVAL_SEED_BASE = 2**42``), a range that training (``[2**40, 2**41)``, see
+  :mod:`util.train`) and the data set never use. Findings are forced per
+  image with probability ``max(PREVALENCE, floor)`` drawn from
+  ``SeedSequence([EVAL_SEED_BASE, 0])``, so every label has enough positives
+  (AUC does not depend on prevalence; the pointing game needs positives).
+* **Pre-processing** as at inference: ``(image - mean) / std`` with the
+  mean/std of :func:`util.train.phantom_mean_std` at ``--size``.
+* **AUC** per label from inference-mode predictions (``training=False``).
+* **Localization** on true positives (finding present and predicted
+  probability ≥ ``--threshold``), at most ``--max-cams`` per label (the
+  first ones in seed order): Grad-CAM of ``conv5_block16_concat``
+  (:func:`util.cam.grad_cam`'s pipeline), scored with
+  :func:`util.metrics.pointing_game` (tolerance ``--tolerance`` px) and
+  :func:`util.metrics.energy_pointing`. "Mask share" is the mean share of
+  the image the mask covers: the energy a uniform map would score.
+
+The table replaces what lies between ``<!-- metrics:start -->`` and
+``<!-- metrics:end -->`` in the model card (the markers are appended when
+missing; the file is created when it does not exist).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from util.labels import LABELS  # noqa: E402
+
+EVAL_SEED_BASE = 2**42
+MARK_START = "<!-- metrics:start -->"
+MARK_END = "<!-- metrics:end -->"
+CARD_FILE = Path(__file__).resolve().parent.parent / "data" / "models" / "MODEL_CARD.md"
+
+
+def eval_findings(n, floor):
+    """The forced findings of held-out image ``i`` (list of label lists), seeded by EVAL_SEED_BASE."""
+    from util.train import sampling_rates
+
+    rates = sampling_rates(floor)
+    rng = np.random.default_rng(np.random.SeedSequence([EVAL_SEED_BASE, 0]))
+    draws = rng.random((n, len(LABELS)))
+    return [[lab for lab, u, q in zip(LABELS, row, rates) if u < q] for row in draws]
+
+
+def _batched_cams(model, x, class_index, layer_name):
+    """Grad-CAMs of one class for a batch (inference mode: images are independent)."""
+    import tensorflow as tf
+
+    from util.cam import _cam_from, gradcam_model
+
+    gm = gradcam_model(model, layer_name)
+    with tf.GradientTape() as tape:
+        acts, preds = gm(tf.convert_to_tensor(x), training=False)
+        score = tf.reduce_sum(preds[:, class_index])
+    grads = tape.gradient(score, acts).numpy()
+    acts = acts.numpy()
+    return [_cam_from(a, g, x.shape[1], x.shape[2]) for a, g in zip(acts, grads)]
+
+
+def evaluate(
+    weights=None,
+    n=2000,
+    size=320,
+    batch_size=16,
+    floor=0.15,
+    max_cams=50,
+    tolerance=15,
+    threshold=0.5,
+    layer_name="conv5_block16_concat",
+    verbose=True,
+):
+    """Compute per-label AUC and localization scores on held-out phantoms.
+
+    Returns
+    -------
+    dict
+        ``rows``: one dict per label (``label``, ``positives``, ``auc``,
+        ``scored``, ``pointing_game``, ``energy``, ``mask_share``) and
+        ``mean_auc``, ``n``, ``seconds``, ``mean``, ``std``.
+    """
+    from util.metrics import energy_pointing, pointing_game
+    from util.models import load_C3M3_model, standardize
+    from util.phantoms import generate_phantom
+    from util.train import per_label_auc, phantom_mean_std
+
+    if n < 2 or batch_size < 1 or max_cams < 0:
+        raise ValueError("n must be >= 2, batch_size >= 1 and max_cams >= 0.")
+    t0 = time.perf_counter()
+    model = load_C3M3_model(weights_path=weights)
+    mean, std = phantom_mean_std(size)
+    findings = eval_findings(n, floor)
+    y = np.array([[lab in f for lab in LABELS] for f in findings], dtype=np.float32)
+    preds = []
+    for start in range(0, n, batch_size):
+        idx = range(start, min(n, start + batch_size))
+        x = np.stack([standardize(generate_phantom(EVAL_SEED_BASE + i, size, findings[i])[0], mean, std) for i in idx])
+        preds.append(np.asarray(model(x, training=False)))
+        if verbose and (start // batch_size) % 10 == 0:
+            print(f"predicted {idx.stop}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    p = np.concatenate(preds)
+    aucs = per_label_auc(y, p)
+
+    rows = []
+    for j, label in enumerate(LABELS):
+        tp = np.flatnonzero((y[:, j] == 1) & (p[:, j] >= threshold))[:max_cams]
+        hits, energy, share = [], [], []
+        for start in range(0, len(tp), batch_size):
+            idx = tp[start : start + batch_size]
+            phantoms = [generate_phantom(EVAL_SEED_BASE + int(i), size, findings[int(i)]) for i in idx]
+            x = np.stack([standardize(img, mean, std) for img, _ in phantoms])
+            for cam, (_, masks) in zip(_batched_cams(model, x, j, layer_name), phantoms):
+                mask = masks[label]
+                hits.append(pointing_game(cam, mask, tolerance))
+                energy.append(energy_pointing(cam, mask))
+                share.append(float(mask.mean()))
+        rows.append(
+            {
+                "label": label,
+                "positives": int(y[:, j].sum()),
+                "auc": float(aucs[j]),
+                "scored": len(tp),
+                "pointing_game": float(np.mean(hits)) if hits else float("nan"),
+                "energy": float(np.mean(energy)) if energy else float("nan"),
+                "mask_share": float(np.mean(share)) if share else float("nan"),
+            }
+        )
+        if verbose:
+            r = rows[-1]
+            print(f"{label:<18} AUC {r['auc']:.3f}  pointing {r['pointing_game']:.2f} on {r['scored']} TP", flush=True)
+    return {
+        "rows": rows,
+        "mean_auc": float(np.nanmean(aucs)),
+        "n": n,
+        "size": size,
+        "floor": floor,
+        "tolerance": tolerance,
+        "threshold": threshold,
+        "max_cams": max_cams,
+        "mean": mean,
+        "std": std,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _fmt(v, digits=3):
+    return "—" if v != v else f"{v:.{digits}f}"  # nan -> dash
+
+
+def metrics_table(result):
+    """The markdown block (markers included) for the model card."""
+    rows = result["rows"]
+    lines = [
+        MARK_START,
+        f"Held-out phantoms: n = {result['n']} at {result['size']}×{result['size']}, image seeds "
+        f"2**42 + i, findings forced with probability max(prevalence, {result['floor']}); "
+        f"normalisation mean {result['mean']:.2f}, std {result['std']:.2f}. "
+        f"Localization: Grad-CAM of conv5_block16_concat on true positives (p ≥ {result['threshold']}, "
+        f"at most {result['max_cams']} per label); pointing game tolerance {result['tolerance']} px. "
+        "Regenerate with `python -m util.evaluate`.",
+        "",
+        "| Label | Positives | AUC | TP scored | Pointing game | Energy in mask | Mask share |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['label']} | {r['positives']} | {_fmt(r['auc'])} | {r['scored']} | "
+            f"{_fmt(r['pointing_game'], 2)} | {_fmt(r['energy'], 2)} | {_fmt(r['mask_share'], 3)} |"
+        )
+    pg = [r["pointing_game"] for r in rows if r["scored"]]
+    en = [r["energy"] for r in rows if r["scored"]]
+    lines.append(
+        f"| **Mean** | | **{_fmt(result['mean_auc'])}** | {sum(r['scored'] for r in rows)} | "
+        f"{_fmt(float(np.mean(pg)) if pg else float('nan'), 2)} | {_fmt(float(np.mean(en)) if en else float('nan'), 2)} | |"
+    )
+    lines.append(MARK_END)
+    return "\n".join(lines)
+
+
+def update_card(block, card=CARD_FILE):
+    """Replace the text between the metrics markers in ``card`` with ``block`` (markers included)."""
+    card = Path(card)
+    if card.is_file():
+        text = card.read_text(encoding="utf-8")
+    else:
+        card.parent.mkdir(parents=True, exist_ok=True)
+        text = "# Model card: DenseNet121 on chest X-ray phantoms\n\n## Metrics\n\n"
+    start, end = text.find(MARK_START), text.find(MARK_END)
+    if start != -1 and end != -1 and end > start:
+        text = text[:start] + block + text[end + len(MARK_END) :]
+    elif start == -1 and end == -1:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    else:
+        raise ValueError(f"{card} has only one of {MARK_START} / {MARK_END} (or in the wrong order); fix the markers.")
+    card.write_text(text, encoding="utf-8")
+    return card
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m util.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", default=None, help="weights file (default data/models/densenet121_phantoms.weights.h5)")
+    parser.add_argument("--n", type=int, default=2000, help="held-out phantoms (default 2000)")
+    parser.add_argument("--size", type=int, default=320, help="image size (default 320)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--floor", type=float, default=0.15, help="minimum per-label rate of findings (default 0.15)")
+    parser.add_argument("--max-cams", type=int, default=50, help="true positives scored per label (default 50)")
+    parser.add_argument("--tolerance", type=float, default=15, help="pointing game tolerance in px (default 15)")
+    parser.add_argument("--threshold", type=float, default=0.5, help="probability for a positive call (default 0.5)")
+    parser.add_argument("--card", default=str(CARD_FILE), help="model card to update (default data/models/MODEL_CARD.md)")
+    parser.add_argument("--no-card", action="store_true", help="print the table only")
+    args = parser.parse_args(argv)
+    result = evaluate(
+        weights=args.weights, n=args.n, size=args.size, batch_size=args.batch_size, floor=args.floor,
+        max_cams=args.max_cams, tolerance=args.tolerance, threshold=args.threshold,
+    )
+    block = metrics_table(result)
+    print(block)
+    if not args.no_card:
+        print(f"updated {update_card(block, args.card)} ({result['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
