@@ -20,6 +20,9 @@ help:
 	@echo "make train  train the course DenseNet121 on fresh phantoms (CPU: about 90 min) into data/models/"
 	@echo "make evaluate  regenerate the metrics table of data/models/MODEL_CARD.md"
 	@echo "make bench  run the benchmarks in benchmarks/ (they print measured ratios)"
+	@echo "make release     regenerate release/C3W3 from source/C3W3 (nbgrader generate_assignment)"
+	@echo "make autograde   autograde submitted/<student>/C3W3 into autograded/ and feedback/ (instructor)"
+	@echo "make references  after retraining the model: reference CAMs, source outputs, release, samples"
 
 setup: $(STAMP)
 
@@ -46,9 +49,9 @@ lab: $(STAMP)
 TRAIN_STAGE1 := build/densenet121_stage1.weights.h5
 train: $(STAMP)
 	mkdir -p build
-	$(BIN)/python -m util.train --size 224 --steps 400 --lr 1e-3 --seed 0 \
+	$(BIN)/python -m util.train --size 224 --steps 240 --lr 1e-3 --seed 0 \
 		--recalibrate-batches 0 --eval-n 0 --out $(TRAIN_STAGE1)
-	$(BIN)/python -m util.train --size 320 --steps 40 --lr 3e-4 --seed 1 --init $(TRAIN_STAGE1) \
+	$(BIN)/python -m util.train --size 320 --steps 16 --lr 3e-4 --seed 1 --init $(TRAIN_STAGE1) \
 		--recalibrate-batches 24 --eval-n 128 --out data/models/densenet121_phantoms.weights.h5
 
 evaluate: $(STAMP)
@@ -59,3 +62,26 @@ bench: $(STAMP)
 
 clean-output:
 	rm -rf output
+
+.PHONY: release autograde references
+
+# nbgrader: release/C3W3 from source/C3W3 (generate_assignment --force --no-db, then normalised so
+# that it is byte-for-byte reproducible; tests/test_c3w3_release.py checks it).
+release: $(STAMP)
+	$(BIN)/python -m util.grading release
+
+# Instructor: grade the submissions collected in submitted/<student>/C3W3/ (git-ignored), write
+# autograded/, gradebook.db and feedback/ in the repository root.
+autograde: $(STAMP)
+	$(BIN)/nbgrader generate_assignment C3W3 --force
+	$(BIN)/python -c "import util.grading as g; g.normalize_release('release/C3W3')"
+	$(BIN)/nbgrader autograde C3W3 --create
+	$(BIN)/nbgrader generate_feedback C3W3
+
+# After the course model changes: reference CAMs from the solution, the source notebook's stored
+# outputs, the release, and the sample submissions, in that order.
+references: $(STAMP)
+	$(BIN)/python -m util.grading references
+	$(BIN)/python -m util.grading notebook
+	$(BIN)/python -m util.grading release
+	$(BIN)/python -m util.grading samples

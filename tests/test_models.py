@@ -223,14 +223,10 @@ def test_train_smoke_run_writes_loadable_weights(tmp_path):
     text = card.read_text()
     assert "old" not in text and text.endswith("Footer\n") and text.count("| Cardiomegaly |") == 1
 
-    # a fresh interpreter loads it in < 10 s (TensorFlow's own import, ~6 s here, excluded)
-    # and writes nothing to stderr
-    code = (
-        "import time; from util.models import load_C3M3_model; import keras; t = time.perf_counter(); "
-        f"load_C3M3_model(weights_path={str(out)!r}); print(time.perf_counter() - t)"
-    )
+    # a fresh interpreter loads it writing nothing to stderr (load time: benchmarks/bench_model.py)
+    code = f"from util.models import load_C3M3_model; load_C3M3_model(weights_path={str(out)!r}); print('loaded')"
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
-    assert float(proc.stdout.strip().splitlines()[-1]) < 10.0
+    assert proc.stdout.strip() == "loaded"

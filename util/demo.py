@@ -1,6 +1,14 @@
-"""``make demo``: generate the embedded data, summarise it, draw a gallery.
+"""``make demo``: the course's main job on the embedded default data.
 
-Run as ``python -m util.demo [--out OUTPUT_DIR]``.
+1. Generate the chest X-ray phantoms (first run only) and print their summary.
+2. Print the mortality cohort's summary and its random forest's c-index.
+3. Draw a gallery of sample images with their lesion outlines.
+4. The instructor's job: regenerate ``release/C3W3`` from ``source/C3W3`` with
+   nbgrader, autograde the sample submissions through nbgrader's own
+   ``autograde`` and gradebook, and print their grades and where the
+   feedback HTML went.
+
+Run as ``python -m util.demo [--out OUTPUT_DIR] [--no-grading]``.
 """
 
 from __future__ import annotations
@@ -118,6 +126,8 @@ def main(argv=None):
     """Entry point of ``make demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "output", help="output folder")
+    parser.add_argument("--no-grading", action="store_true",
+                        help="skip step 4 (release and autograding take several minutes)")
     args = parser.parse_args(argv)
 
     from util.chestxray import ensure_chestxray_data
@@ -138,6 +148,34 @@ def main(argv=None):
 
     gallery = draw_gallery(folder, args.out / "gallery.png")
     print(f"Gallery of sample images with lesion outlines: {gallery}")
+    if not args.no_grading:
+        grade_sample_submissions(args.out / "grading")
+
+
+def grade_sample_submissions(root):
+    """Regenerate the release, autograde the sample submissions, print their grades.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        Course root the grading happens in (submissions, gradebook, feedback).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The grade table of :func:`util.grading.grade_samples`.
+    """
+    from util import grading
+
+    release = grading.generate_release()
+    print(f"\nRegenerated {release.relative_to(REPO_ROOT)} from source/{grading.ASSIGNMENT} (nbgrader generate_assignment)")
+    students = list(grading.sample_submissions())
+    print(f"Autograding {len(students)} submissions with nbgrader ({', '.join(students)}); about 2 min each...")
+    table = grading.grade_samples(root)
+    print(table.to_string())
+    print(f"autograde took {table.attrs['elapsed']:.0f} s; max score {table.attrs['max_score']:g}")
+    print(f"Feedback HTML: {root / 'feedback'}/<student>/{grading.ASSIGNMENT}/")
+    return table
 
 
 if __name__ == "__main__":

@@ -1,0 +1,52 @@
+"""nbgrader configuration of medxai-course (nbgrader 0.9).
+
+The course root is this repository: ``source/<assignment>/`` holds the
+instructor's notebooks, ``release/<assignment>/`` the student versions
+(``make release``), and ``submitted/``, ``autograded/``, ``feedback/`` and
+``gradebook.db`` appear here when an instructor grades (they are git-ignored).
+The tests grade in a temporary copy instead: they pass
+``--CourseDirectory.root=<tmp>``, which overrides the root set here.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
+
+# Graded notebooks run in a kernel started by this process, which inherits its
+# environment: keep TensorFlow's C++ logging and oneDNN notices off stderr.
+# nbgrader gives 0 points to a test cell that writes anything to stderr.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+# Figures inline in the notebook (the Makefile exports MPLBACKEND=Agg for scripts).
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+
+# nbgrader runs `alembic` (its gradebook migrations) from PATH: make it find the copy installed
+# next to the Python running nbgrader (.venv/bin), even when the venv is not activated.
+_bin = str(Path(sys.executable).parent)
+if _bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+c.CourseDirectory.course_id = "medxai-course"
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
+
+# The slowest cell of C3W3 (compute_gradcam on three films: six Grad-CAMs of
+# DenseNet121 at 320x320 on CPU) took 48 s on two CPU cores shared with a
+# training run; the graded test cells take 20-22 s. 600 s leaves a wide margin
+# for slower CI machines without letting a submission that loops forever hold
+# the grader for long.
+c.Execute.timeout = 600
+
+# Files that must never be copied into a student's release or feedback.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+]
+
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE\nraise NotImplementedError()",
+}

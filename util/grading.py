@@ -1,0 +1,727 @@
+"""Grading machinery of the C3W3 assignment ("Model Interpretation Methods").
+
+The hidden tests of ``source/C3W3/C3W3_Assignment.ipynb`` call the ``check_*``
+functions here; the reference heat maps they compare with live in
+``autograder/references/`` and are written by this module's command line from
+the **solution notebook's own functions**::
+
+    python -m util.grading references   # reference CAMs from the solution's grad_cam/compute_gradcam
+    python -m util.grading samples      # sample submissions (autograder/samples/) from release + solution
+    python -m util.grading notebook     # re-execute the source notebook in place (stored outputs)
+
+Run ``make references`` after the course model (``data/models/...weights.h5``)
+changes: it runs ``notebook``, ``references``, ``make release`` and ``samples``
+in that order.
+
+Tolerances are constants here and are explained in ``autograder/TOLERANCES.md``.
+Every check raises ``AssertionError`` with a message that says what was
+expected, and writes nothing to stderr when it passes (nbgrader gives 0 points
+to a test cell that writes to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from util.labels import LABELS  # noqa: E402
+from util.paths import REPO_ROOT  # noqa: E402
+
+__all__ = [
+    "ASSIGNMENT",
+    "CAM_LAYER",
+    "CAM_MSE_TOLERANCE",
+    "COMPUTE_GRADCAM_CASE",
+    "GRAD_CAM_CASES",
+    "check_compute_gradcam",
+    "check_grad_cam",
+    "check_permutation_importance",
+    "check_permute_feature",
+    "course_image",
+    "course_model",
+    "course_normalization",
+    "load_reference",
+    "cam_mse",
+]
+
+ASSIGNMENT = "C3W3"
+NOTEBOOK_NAME = "C3W3_Assignment.ipynb"
+SOURCE_NOTEBOOK = REPO_ROOT / "source" / ASSIGNMENT / NOTEBOOK_NAME
+RELEASE_NOTEBOOK = REPO_ROOT / "release" / ASSIGNMENT / NOTEBOOK_NAME
+AUTOGRADER_DIR = REPO_ROOT / "autograder"
+REFERENCE_DIR = AUTOGRADER_DIR / "references"
+MANIFEST = REFERENCE_DIR / "manifest.json"
+SAMPLES_DIR = AUTOGRADER_DIR / "samples"
+
+CAM_LAYER = "conv5_block16_concat"
+
+# ----------------------------------------------------------------------------- tolerances
+#: Pixel-wise mean squared error allowed between a submitted CAM and the reference
+#: (the course's own tolerance; maps are in [0, 1]). See autograder/TOLERANCES.md.
+CAM_MSE_TOLERANCE = 0.05
+#: A Grad-CAM map is in [0, 1] after the ReLU and the division by the maximum; this
+#: much float slack is allowed at both ends.
+CAM_RANGE_SLACK = 1e-4
+#: permute_feature: average of a column over PERMUTE_RUNS seeded permutations must be
+#: within this many standard errors of the column mean, at every position.
+PERMUTE_RUNS = 2000
+PERMUTE_SE_TOLERANCE = 5.0
+#: permutation_importance on the course's logistic-regression example.
+COURSE_IMPORTANT = (0.5, 0.05)  # expected, absolute tolerance
+COURSE_UNIMPORTANT = (0.0, 0.05)
+#: permutation_importance on the second case: absolute tolerance against a long-run reference.
+IMPORTANCE_TOLERANCE = 0.03
+
+# ----------------------------------------------------------------------------- cases
+#: Hidden grad_cam cases: (image in the test split, label). The first is the course's
+#: case (a cardiomegaly film explained for Cardiomegaly, the notebook's section-1 image);
+#: the others are images the notebook never shows, one of them for a label the image
+#: does *not* have. Chosen by ground truth, not by the model.
+GRAD_CAM_CASES = [
+    ("00006783_000.png", "Cardiomegaly"),
+    ("00003694_001.png", "Mass"),
+    ("00004172_000.png", "Pneumothorax"),
+]
+#: Hidden compute_gradcam case: an image and the labels selected (not shown in the notebook).
+COMPUTE_GRADCAM_CASE = ("00001951_000.png", ["Effusion", "Pneumothorax"])
+
+
+# ----------------------------------------------------------------------------- inputs
+@lru_cache(maxsize=1)
+def course_model():
+    """The course model (``util.models.load_C3M3_model()``), loaded once per process."""
+    from util.models import load_C3M3_model
+
+    return load_C3M3_model()
+
+
+@lru_cache(maxsize=1)
+def course_normalization():
+    """``(mean, std)`` of the training split, as the notebook computes them."""
+    from util.chestxray import ensure_chestxray_data, load_split
+    from util.images import get_mean_std_per_batch
+
+    folder = ensure_chestxray_data()
+    return get_mean_std_per_batch(folder / "images", load_split("train"))
+
+
+def image_dir():
+    from util.chestxray import ensure_chestxray_data
+
+    return ensure_chestxray_data() / "images"
+
+
+def course_image(name):
+    """One test image, normalised as the notebook does: shape (1, 320, 320, 3)."""
+    from util.images import load_image_normalize
+
+    mean, std = course_normalization()
+    return load_image_normalize(image_dir() / name, mean, std)
+
+
+def weights_digest():
+    """SHA-256 of the course model's weights file (recorded with the references)."""
+    from util.models import WEIGHTS_FILE
+
+    return hashlib.sha256(Path(WEIGHTS_FILE).read_bytes()).hexdigest()
+
+
+def _reference_path(kind, image, label):
+    return REFERENCE_DIR / kind / f"{Path(image).stem}_{label}.npy"
+
+
+def load_reference(kind, image, label):
+    """The stored reference CAM (float32) of ``kind`` ('grad_cam' or 'compute_gradcam')."""
+    path = _reference_path(kind, image, label)
+    if not path.is_file():
+        raise FileNotFoundError(f"Reference CAM {path} is missing; run `make references`.")
+    return np.load(path).astype(np.float32)
+
+
+def cam_mse(cam, reference):
+    """Pixel-wise mean squared error of two (H, W) maps."""
+    a = np.asarray(cam, dtype=np.float64)
+    b = np.asarray(reference, dtype=np.float64)
+    return float(np.mean((a - b) ** 2))
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence Python warnings (they go to stderr, which nbgrader scores as a failure)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _check_cam(cam, reference, what):
+    """Assert that ``cam`` is a valid Grad-CAM map within tolerance of ``reference``."""
+    assert cam is not None, f"{what}: got None; return the heat map."
+    try:
+        c = np.asarray(cam, dtype=np.float64)
+    except Exception as err:  # a tensor that cannot be converted, a list of arrays...
+        raise AssertionError(f"{what}: the result cannot be read as a numeric array ({err}).") from None
+    assert c.shape == reference.shape, (
+        f"{what}: expected a map of shape {reference.shape} (the input's height and width), got {c.shape}."
+    )
+    assert np.isfinite(c).all(), f"{what}: the map contains NaN or infinite values."
+    assert c.min() >= -CAM_RANGE_SLACK and c.max() <= 1 + CAM_RANGE_SLACK, (
+        f"{what}: a Grad-CAM map lies in [0, 1] (ReLU, then divide by the maximum); "
+        f"got values in [{c.min():.3f}, {c.max():.3f}]."
+    )
+    mse = cam_mse(c, reference)
+    assert mse < CAM_MSE_TOLERANCE, (
+        f"{what}: mean squared difference from the reference map is {mse:.4f} "
+        f"(must be below {CAM_MSE_TOLERANCE})."
+    )
+    return mse
+
+
+# ----------------------------------------------------------------------------- checks
+def check_grad_cam(grad_cam):
+    """Hidden test of Exercise 1: ``grad_cam`` against the reference maps of :data:`GRAD_CAM_CASES`."""
+    model = course_model()
+    for image, label in GRAD_CAM_CASES:
+        x = course_image(image)
+        with _quiet():
+            cam = grad_cam(model, x, LABELS.index(label), CAM_LAYER)
+        _check_cam(cam, load_reference("grad_cam", image, label), f"grad_cam on {image} for {label}")
+    print("All hidden grad_cam tests passed.")
+
+
+def check_compute_gradcam(compute_gradcam):
+    """Hidden test of Exercise 2: the CAMs ``compute_gradcam`` returns, and its figure."""
+    import matplotlib.pyplot as plt
+
+    from util.chestxray import load_split
+
+    image, selected = COMPUTE_GRADCAM_CASE
+    mean, std = course_normalization()
+    df = load_split("test")
+    plt.close("all")
+    show = plt.show
+    plt.show = lambda *args, **kwargs: None  # keep the figure open to count its panels
+    try:
+        with _quiet(), contextlib.redirect_stdout(_NullIO()):
+            cams = compute_gradcam(course_model(), image, mean, std, image_dir(), df, LABELS, selected)
+        plt.show = show
+        n_axes = sum(len(plt.figure(num).axes) for num in plt.get_fignums())
+    finally:
+        plt.show = show
+        plt.close("all")
+    assert isinstance(cams, dict), f"compute_gradcam must return a dict label -> CAM; got {type(cams).__name__}."
+    assert set(cams) == set(selected), (
+        f"compute_gradcam must return one CAM per selected label {selected}; got keys {sorted(map(str, cams))}."
+    )
+    for label in selected:
+        _check_cam(cams[label], load_reference("compute_gradcam", image, label),
+                   f"compute_gradcam on {image}, CAM for {label}")
+    assert n_axes >= 1 + len(selected), (
+        f"compute_gradcam should draw the original image and one overlay per selected label "
+        f"({1 + len(selected)} panels); found {n_axes}."
+    )
+    print("All hidden compute_gradcam tests passed.")
+
+
+class _NullIO:
+    def write(self, s):
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def check_permute_feature(permute_feature):
+    """Hidden test of Exercise 3 on a frame the visible test does not use."""
+    df = pd.DataFrame(
+        {
+            "Age": [34.0, 71.0, 52.0, 45.0, 66.0, 29.0],
+            "Sex": [1.0, 2.0, 2.0, 1.0, 1.0, 2.0],
+            "note": ["a", "b", "c", "d", "e", "f"],
+        },
+        index=[10, 3, 7, 42, 5, 8],
+    )
+    original = df.copy(deep=True)
+    for feature in ["Age", "note"]:
+        np.random.seed(11)
+        with _quiet():
+            out = permute_feature(df, feature)
+        assert isinstance(out, pd.DataFrame), f"permute_feature must return a DataFrame; got {type(out).__name__}."
+        assert out is not df, "permute_feature must return a new DataFrame (a permuted copy), not its input."
+        pd.testing.assert_frame_equal(df, original, obj="the input DataFrame (permute_feature must not change it)")
+        assert list(out.columns) == list(df.columns), "permute_feature must keep the columns and their order."
+        assert list(out.index) == list(df.index), "permute_feature must keep the row index."
+        others = [c for c in df.columns if c != feature]
+        pd.testing.assert_frame_equal(out[others], df[others], obj=f"the columns other than {feature!r}")
+        assert sorted(out[feature].tolist()) == sorted(df[feature].tolist()), (
+            f"the permuted column {feature!r} must hold the same values in another order."
+        )
+        # seeded: the same seed gives the same permutation (numpy's global generator)
+        np.random.seed(11)
+        with _quiet():
+            again = permute_feature(df, feature)
+        assert again[feature].tolist() == out[feature].tolist(), (
+            "with the same np.random.seed, permute_feature must give the same permutation "
+            "(use np.random.permutation)."
+        )
+    # the permutation is uniform: every position averages the column mean
+    np.random.seed(2)
+    values = df["Age"].to_numpy()
+    with _quiet():
+        runs = np.array([permute_feature(df, "Age")["Age"].to_numpy() for _ in range(PERMUTE_RUNS)])
+    pd.testing.assert_frame_equal(df, original, obj="the input DataFrame (permute_feature must not change it)")
+    se = values.std() / np.sqrt(PERMUTE_RUNS)
+    gap = np.abs(runs.mean(axis=0) - values.mean())
+    assert (gap < PERMUTE_SE_TOLERANCE * se).all(), (
+        f"averaged over {PERMUTE_RUNS} permutations every position should be near the column mean "
+        f"{values.mean():.2f}; got {np.round(runs.mean(axis=0), 2).tolist()}."
+    )
+    assert (runs != values).any(axis=1).mean() > 0.9, "permute_feature does not seem to shuffle the column."
+    print("All hidden permute_feature tests passed.")
+
+
+class _StubModel:
+    """A fixed 'model' for the second permutation_importance case: p = sigmoid(2 a + 0.7 b)."""
+
+    classes_ = np.array([False, True])
+
+    def predict_proba(self, X):
+        z = 2.0 * np.asarray(X["a"], dtype=float) + 0.7 * np.asarray(X["b"], dtype=float)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return np.column_stack([1.0 - p, p])
+
+
+def _second_case():
+    rng = np.random.default_rng(7)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"], index=np.arange(300) * 2 + 1)
+    p = _StubModel().predict_proba(X)[:, 1]
+    y = pd.Series(rng.random(300) < p, index=X.index, name="y")
+    return X, y
+
+
+def _reference_importance(X, y, model, metric, num_samples, seed):
+    """Long-run permutation importance with a private generator (the reference for the second case)."""
+    rng = np.random.default_rng(seed)
+    base = metric(y, model.predict_proba(X)[:, 1])
+    out = {}
+    for feature in X.columns:
+        scores = []
+        for _ in range(num_samples):
+            Xp = X.copy()
+            Xp[feature] = rng.permutation(Xp[feature].to_numpy())
+            scores.append(metric(y, model.predict_proba(Xp)[:, 1]))
+        out[feature] = base - float(np.mean(scores))
+    return pd.Series(out)
+
+
+@lru_cache(maxsize=1)
+def _second_case_reference():
+    from util.metrics import cindex
+
+    X, y = _second_case()
+    return _reference_importance(X, y, _StubModel(), cindex, 2000, seed=0)
+
+
+def check_permutation_importance(permutation_importance):
+    """Hidden test of Exercise 4: a second case with known importances, and the contract."""
+    from util.metrics import cindex
+
+    X, y = _second_case()
+    X_before = X.copy(deep=True)
+    calls = {"n": 0}
+
+    def counting_cindex(y_true, scores):
+        calls["n"] += 1
+        return cindex(np.asarray(y_true), np.asarray(scores))
+
+    np.random.seed(5)
+    with _quiet(), pd.option_context("mode.copy_on_write", True):
+        result = permutation_importance(X, y, _StubModel(), counting_cindex, num_samples=60)
+    assert isinstance(result, pd.DataFrame), f"permutation_importance must return a DataFrame; got {type(result).__name__}."
+    assert list(result.index) == ["importance"], f"the result must have one row named 'importance'; got {list(result.index)}."
+    assert list(result.columns) == list(X.columns), f"the result's columns must be X's columns {list(X.columns)}."
+    pd.testing.assert_frame_equal(X, X_before, obj="X (permutation_importance must not change its input)")
+    assert calls["n"] >= 60 * X.shape[1], (
+        f"with num_samples=60 and {X.shape[1]} features the metric should be computed at least "
+        f"{60 * X.shape[1]} times; it was computed {calls['n']} times."
+    )
+    got = pd.to_numeric(result.loc["importance"], errors="coerce")
+    assert got.notna().all(), (
+        "some importances are missing (NaN): write them with importances.loc['importance', feature] = ..."
+        " (chained assignment does nothing under pandas copy-on-write)."
+    )
+    expected = _second_case_reference()
+    gap = (got - expected).abs()
+    assert (gap < IMPORTANCE_TOLERANCE).all(), (
+        f"importances {got.round(3).to_dict()} differ from the expected {expected.round(3).to_dict()} "
+        f"by more than {IMPORTANCE_TOLERANCE} (baseline metric minus the *average* permuted metric)."
+    )
+    print("All hidden permutation_importance tests passed.")
+
+
+# ----------------------------------------------------------------------------- command line
+def _solution_cells(path=SOURCE_NOTEBOOK):
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return {
+        cell.metadata.get("nbgrader", {}).get("grade_id"): cell
+        for cell in nb.cells
+        if cell.metadata.get("nbgrader", {}).get("grade_id")
+    }
+
+
+def solution_namespace(path=SOURCE_NOTEBOOK):
+    """Execute the source notebook's imports and solution cells; return their namespace."""
+    cells = _solution_cells(path)
+    ns = {"__name__": "c3w3_solution"}
+    sys.path.insert(0, str(Path(path).parent))  # the notebook imports its helper module public_tests
+    try:
+        for grade_id in ("imports", "grad_cam", "compute_gradcam", "permute_feature", "permutation_importance"):
+            if grade_id not in cells:
+                raise KeyError(f"{path} has no cell with grade_id {grade_id!r}.")
+            code = "\n".join(line for line in cells[grade_id].source.splitlines()
+                             if not line.lstrip().startswith("%"))
+            exec(compile(code, f"<{path.name}:{grade_id}>", "exec"), ns)
+    finally:
+        sys.path.remove(str(Path(path).parent))
+    return ns
+
+
+def write_references():
+    """Write autograder/references/ from the solution notebook's grad_cam and compute_gradcam."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from util import cam as ucam
+    from util.chestxray import load_split
+
+    ns = solution_namespace()
+    model = course_model()
+    mean, std = course_normalization()
+    records = []
+    for image, label in GRAD_CAM_CASES:
+        cam = np.asarray(ns["grad_cam"](model, course_image(image), LABELS.index(label), CAM_LAYER), dtype=np.float32)
+        lib = ucam.grad_cam(model, course_image(image), LABELS.index(label), CAM_LAYER)
+        records.append(_save("grad_cam", image, label, cam, lib))
+    image, selected = COMPUTE_GRADCAM_CASE
+    with contextlib.redirect_stdout(_NullIO()):
+        cams = ns["compute_gradcam"](model, image, mean, std, image_dir(), load_split("test"), LABELS, selected)
+    plt.close("all")
+    lib = ucam.grad_cams(model, course_image(image), [LABELS.index(label) for label in selected], CAM_LAYER)
+    for label in selected:
+        records.append(_save("compute_gradcam", image, label, np.asarray(cams[label], np.float32),
+                             lib[LABELS.index(label)]))
+    import keras
+    import tensorflow as tf
+
+    manifest = {
+        "weights_sha256": weights_digest(),
+        "layer": CAM_LAYER,
+        "normalization": {"mean": round(mean, 6), "std": round(std, 6)},
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
+        "made_by": "python -m util.grading references (the solution cells of source/C3W3/C3W3_Assignment.ipynb)",
+        "references": records,
+    }
+    MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
+    for r in records:
+        print(f"{r['file']}: max {r['max']:.3f}, MSE vs util.cam.grad_cam {r['mse_vs_util_cam']:.2e}")
+    return manifest
+
+
+def _save(kind, image, label, cam, lib_cam):
+    path = _reference_path(kind, image, label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, cam.astype(np.float32))
+    return {
+        "file": str(path.relative_to(REPO_ROOT)),
+        "kind": kind,
+        "image": image,
+        "label": label,
+        "max": float(cam.max()),
+        "mean": round(float(cam.mean()), 6),
+        "mse_vs_util_cam": cam_mse(cam, lib_cam),
+    }
+
+
+def references_current():
+    """True when the stored references were made with the current weights file."""
+    if not MANIFEST.is_file():
+        return False
+    return json.loads(MANIFEST.read_text()).get("weights_sha256") == weights_digest()
+
+
+# sample submissions: (student id, what is wrong, {grade_id: [(old, new), ...]})
+SAMPLES = {
+    "no_relu": (
+        "grad_cam drops the ReLU before resizing, so negative evidence survives into the map",
+        {"grad_cam": [("    cam = np.maximum(cam, 0)\n", "")]},
+    ),
+    "no_average": (
+        "permutation_importance subtracts the *sum* of the permuted scores instead of their mean",
+        {"permutation_importance": [("np.mean(feature_performance_arr)", "np.sum(feature_performance_arr)")]},
+    ),
+    "mutating_permute": (
+        "permute_feature shuffles the column of its input in place and returns the input",
+        {"permute_feature": [
+            ("permuted_df = df.copy(deep=True)  # a copy, so that df is not changed",
+             "permuted_df = df  # shuffle in place"),
+        ]},
+    ),
+}
+
+
+def _strip_solution_markers(source):
+    return "\n".join(
+        line for line in source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+    )
+
+
+def write_samples(release=RELEASE_NOTEBOOK, out_dir=SAMPLES_DIR):
+    """Write <out_dir>/<id>/C3W3_Assignment.ipynb: the release filled with the solution plus one bug."""
+    import nbformat
+
+    solutions = {k: _strip_solution_markers(c.source) for k, c in _solution_cells().items()
+                 if c.metadata["nbgrader"].get("solution")}
+    for student, (why, edits) in SAMPLES.items():
+        nb = nbformat.read(release, as_version=4)
+        for cell in nb.cells:
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid in solutions:
+                src = solutions[gid]
+                for old, new in edits.get(gid, []):
+                    if old not in src:
+                        raise ValueError(f"sample {student}: {old!r} not found in the solution of {gid}.")
+                    src = src.replace(old, new)
+                compile(src, f"<sample {student}: {gid}>", "exec")  # a sample's bug is in its logic, not its syntax
+                cell.source = src
+        nb.metadata["medxai_sample"] = why
+        out = Path(out_dir) / student / NOTEBOOK_NAME
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out)
+        print(f"wrote {out} ({why})")
+
+
+def execute_notebook(path=SOURCE_NOTEBOOK, timeout=900):
+    """Execute a notebook in place (stored outputs), in its own folder, with inline figures."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    env_backup = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    try:
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
+    finally:
+        if env_backup is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = env_backup
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                raise RuntimeError(f"a cell wrote to stderr: {out.get('text', '')[:500]}")
+            if out.get("output_type") == "error":
+                raise RuntimeError(f"a cell failed: {out.get('ename')}: {out.get('evalue')}")
+    nbformat.write(nb, path)
+    print(f"executed {Path(path).relative_to(REPO_ROOT)}")
+
+
+# ----------------------------------------------------------------------------- nbgrader
+EXPECTED_GRADES = SAMPLES_DIR / "expected_grades.json"
+NBGRADER_TIMEOUT = 3600  # seconds for one nbgrader command (the cell timeout is in nbgrader_config.py)
+
+
+def nbgrader(*args, root=REPO_ROOT, check=True):
+    """Run ``nbgrader <args> --CourseDirectory.root=<root>`` in ``root``; return the CompletedProcess."""
+    import subprocess
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")  # nbgrader runs `alembic`
+    cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
+    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=NBGRADER_TIMEOUT)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[2:])} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def normalize_release(folder):
+    """Make a generated release byte-for-byte reproducible: no outputs, no machine-dependent metadata."""
+    import nbformat
+
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata = nbformat.from_dict({
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        })
+        for cell in nb.cells:
+            cell.metadata.pop("execution", None)
+            cell.metadata.pop("collapsed", None)
+            cell.metadata.pop("scrolled", None)
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
+        nbformat.write(nb, path)
+    for junk in list(Path(folder).rglob("__pycache__")) + list(Path(folder).rglob(".ipynb_checkpoints")):
+        import shutil
+
+        shutil.rmtree(junk, ignore_errors=True)
+
+
+def generate_release(root=REPO_ROOT):
+    """``nbgrader generate_assignment C3W3 --force --no-db`` in ``root``, then :func:`normalize_release`.
+
+    ``--no-db``: making the release records nothing in a gradebook, so ``make release`` leaves no
+    ``gradebook.db`` in the repository.
+    """
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", "--no-db", root=root)
+    out = Path(root) / "release" / ASSIGNMENT
+    normalize_release(out)
+    return out
+
+
+def make_course(root):
+    """A course root at ``root`` holding this repository's nbgrader_config.py and source/C3W3."""
+    import shutil
+
+    root = Path(root)
+    (root / "source").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO_ROOT / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return root
+
+
+def sample_submissions():
+    """student id -> notebook: the source (full marks), the release (zero) and autograder/samples/*."""
+    subs = {"source": SOURCE_NOTEBOOK, "release": RELEASE_NOTEBOOK}
+    subs.update({p.parent.name: p for p in sorted(SAMPLES_DIR.glob(f"*/{NOTEBOOK_NAME}"))})
+    return subs
+
+
+def autograde(root, submissions, feedback=False):
+    """Autograde ``submissions`` (student id -> notebook path) through nbgrader in the course ``root``.
+
+    Makes the course (:func:`make_course`), runs ``nbgrader generate_assignment`` (which fills
+    ``root/gradebook.db``), copies each notebook to ``root/submitted/<id>/C3W3/``, runs **one**
+    ``nbgrader autograde C3W3 --create`` and, with ``feedback=True``, ``nbgrader generate_feedback``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per student: the score of each graded cell, ``total`` and ``seconds`` (the time its
+        notebook took, from the autograded files' modification times). ``df.attrs`` holds
+        ``elapsed`` (the autograde command's wall time), ``max_score`` and ``log``.
+    """
+    import shutil
+    import time
+
+    from nbgrader.api import Gradebook
+
+    root = make_course(root)
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root)
+    for student, nb in submissions.items():
+        dest = root / "submitted" / student / ASSIGNMENT
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(nb, dest / NOTEBOOK_NAME)
+    start = time.time()
+    proc = nbgrader("autograde", ASSIGNMENT, "--create", "--force", root=root)
+    elapsed = time.time() - start
+    if feedback:
+        nbgrader("generate_feedback", ASSIGNMENT, "--force", root=root)
+    rows = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        max_score = gb.find_assignment(ASSIGNMENT).max_score
+        for student in submissions:
+            nb = gb.find_submission_notebook(Path(NOTEBOOK_NAME).stem, ASSIGNMENT, student)
+            row = {g.name: g.score for g in nb.grades if g.max_score > 0}
+            row["total"] = gb.find_submission(ASSIGNMENT, student).score
+            rows[student] = row
+    done = sorted((p.stat().st_mtime, p.parent.parent.name)
+                  for p in (root / "autograded").glob(f"*/{ASSIGNMENT}/{NOTEBOOK_NAME}"))
+    previous = start
+    for mtime, student in done:
+        rows[student]["seconds"] = round(mtime - previous, 1)
+        previous = mtime
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs.update(elapsed=elapsed, max_score=max_score, log=proc.stdout + proc.stderr)
+    return table
+
+
+def grade_samples(root=REPO_ROOT / "output" / "grading", feedback=True, students=None):
+    """Grade the source, the release and the sample submissions (``make demo`` prints this).
+
+    Parameters
+    ----------
+    root : path, default ``output/grading`` (git-ignored)
+        Course root to grade in; its earlier submissions, grades and feedback are removed first.
+    feedback : bool, default True
+        Also run ``nbgrader generate_feedback`` (HTML under ``root/feedback/<student>/C3W3/``).
+    students : list of str, optional
+        Subset of :func:`sample_submissions`' ids (each costs one run of the notebook, about
+        two minutes on two CPU cores); default all.
+
+    Returns the table of :func:`autograde`.
+    """
+    import shutil
+
+    root = Path(root)
+    submissions = sample_submissions()
+    if students is not None:
+        unknown = sorted(set(students) - set(submissions))
+        if unknown:
+            raise ValueError(f"unknown submissions {unknown}; choose from {sorted(submissions)}.")
+        submissions = {k: v for k, v in submissions.items() if k in students}
+    for sub in ("submitted", "autograded", "feedback", "gradebook.db"):
+        target = root / sub
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    return autograde(root, submissions, feedback=feedback)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m util.grading", description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=["references", "samples", "notebook", "release", "grade", "check"],
+                        help="references: reference CAMs; samples: sample submissions (from release/); "
+                             "notebook: re-execute the source notebook in place; release: regenerate "
+                             "release/C3W3; grade: autograde source, release and samples in "
+                             "output/grading and print the grades; check: exit 1 if the references are stale")
+    args = parser.parse_args(argv)
+    if args.what == "check":
+        ok = references_current()
+        print("references are current" if ok else "references are stale: run `make references`")
+        return 0 if ok else 1
+    if args.what == "notebook":
+        execute_notebook()
+    elif args.what == "references":
+        write_references()
+    elif args.what == "samples":
+        write_samples()
+    elif args.what == "release":
+        print(f"wrote {generate_release().relative_to(REPO_ROOT)}")
+    elif args.what == "grade":
+        table = grade_samples()
+        print(table.to_string())
+        print(f"autograde took {table.attrs['elapsed']:.0f} s; feedback in "
+              f"{(REPO_ROOT / 'output' / 'grading' / 'feedback').relative_to(REPO_ROOT)}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
