@@ -1,0 +1,48 @@
+"""The committed course model: file, loading, and behaviour on the course's own test split.
+
+The model card's full table comes from ``make evaluate`` (2000 held-out phantoms);
+this checks the shipped weights on the 420-image ``test.csv`` that the notebooks use,
+in inference mode, so a collapsed or wrong weights file cannot land.
+"""
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from util.labels import LABELS
+from util.models import WEIGHTS_FILE
+
+pytestmark = pytest.mark.slow
+
+
+def test_weights_file_is_one_small_file():
+    assert WEIGHTS_FILE.is_file(), "run `make train` to create the course model"
+    assert WEIGHTS_FILE.stat().st_size <= 30 * 2**20
+
+
+@pytest.fixture(scope="module")
+def test_split_predictions():
+    from util.chestxray import ensure_chestxray_data, load_split
+    from util.images import get_mean_std_per_batch, load_image_normalize
+    from util.models import load_C3M3_model
+
+    folder = ensure_chestxray_data()
+    train, test = load_split(folder / "train-small.csv"), load_split(folder / "test.csv")
+    mean, std = get_mean_std_per_batch(folder / "images", train)
+    model = load_C3M3_model()
+    x = np.concatenate([load_image_normalize(folder / "images" / name, mean, std) for name in test["Image"]])
+    preds = np.concatenate([model(x[i:i + 20], training=False).numpy() for i in range(0, len(x), 20)])
+    return test[LABELS].to_numpy(), preds
+
+
+def test_predictions_did_not_collapse(test_split_predictions):
+    # the BatchNorm trap: inference-mode outputs that are the same for every image
+    _, preds = test_split_predictions
+    assert preds.shape == (420, 14)
+    assert (preds.std(axis=0) > 0.02).all()
+
+
+def test_auc_on_the_course_test_split(test_split_predictions):
+    truth, preds = test_split_predictions
+    aucs = {lab: roc_auc_score(truth[:, i], preds[:, i]) for i, lab in enumerate(LABELS) if truth[:, i].sum() >= 3}
+    assert np.mean(list(aucs.values())) >= 0.80, aucs
