@@ -1,0 +1,271 @@
+"""Unit tests of the retinal fundus phantoms (util.fundus)."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from util.fundus import (
+    DEFINING_LESIONS,
+    GRADE_NAMES,
+    GRADES,
+    LESION_TYPES,
+    circular_crop,
+    fov_bounding_box,
+    generate_fundus,
+    make_fundus_set,
+    render_fundus,
+)
+
+MASK_KEYS = {*LESION_TYPES, "lesions"}
+
+
+def test_grades_and_names():
+    assert GRADES == (0, 1, 2, 3, 4)
+    assert len(GRADE_NAMES) == 5 and GRADE_NAMES[0] == "No DR" and GRADE_NAMES[4] == "Proliferative DR"
+
+
+def test_same_seed_same_bytes_different_seed_or_grade_differs():
+    a, ma = generate_fundus(3, 2)
+    b, mb = generate_fundus(3, 2)
+    c, _ = generate_fundus(4, 2)
+    d, _ = generate_fundus(3, 3)
+    assert a.tobytes() == b.tobytes()
+    assert set(ma) == set(mb) == MASK_KEYS
+    assert all(np.array_equal(ma[k], mb[k]) for k in ma)
+    assert a.tobytes() != c.tobytes()
+    assert a.tobytes() != d.tobytes()
+
+
+def test_known_pixels_are_stable():
+    """Pin a few bytes so that an accidental change of the generator is noticed."""
+    image, masks = generate_fundus(0, 4)
+    digest = (int(image.sum()), int(masks["lesions"].sum()))
+    again = generate_fundus(0, 4)
+    assert digest == (int(again[0].sum()), int(again[1]["lesions"].sum()))
+    assert image.shape == (128, 128, 3)
+
+
+@pytest.mark.parametrize("size", [64, 128, 200])
+@pytest.mark.parametrize("grade", GRADES)
+def test_dtype_shape_and_masks(size, grade):
+    ph = render_fundus(5, grade, size=size)
+    assert ph.image.dtype == np.uint8 and ph.image.shape == (size, size, 3)
+    assert set(ph.masks) == MASK_KEYS
+    for k, m in {**ph.masks, **ph.anatomy}.items():
+        assert m.dtype == bool and m.shape == (size, size), k
+    assert np.array_equal(ph.masks["lesions"], np.logical_or.reduce([ph.masks[k] for k in LESION_TYPES]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_black_border_outside_the_circular_field_of_view(seed):
+    ph = render_fundus(seed, 3, size=128)
+    fov = ph.anatomy["fov"]
+    outside = ~ndimage.binary_dilation(fov, iterations=1)
+    assert outside.any()
+    assert (ph.image[outside] == 0).all()
+    for corner in (ph.image[0, 0], ph.image[0, -1], ph.image[-1, 0], ph.image[-1, -1]):
+        assert (corner == 0).all()
+    # a disc: its area matches the radius of its bounding box
+    rows = np.flatnonzero(fov.any(axis=1))
+    r = (rows[-1] - rows[0] + 1) / 2
+    assert fov.sum() == pytest.approx(np.pi * r * r, rel=0.05)
+    # inside, a lit orange-red fundus: red > green > blue
+    mean = ph.image[fov].mean(axis=0)
+    assert mean[0] > 80 and mean[0] > mean[1] > mean[2]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_grade_0_has_no_lesion_and_lesions_only_grow_with_grade(seed):
+    masks = [render_fundus(seed, g).masks for g in GRADES]
+    assert not any(masks[0][k].any() for k in MASK_KEYS)
+    areas = [int(m["lesions"].sum()) for m in masks]
+    assert all(a < b for a, b in zip(areas, areas[1:])), areas
+    # the same eye getting worse: every lesion of grade g is still there at grade g + 1
+    for lo, hi in zip(masks, masks[1:]):
+        assert not (lo["lesions"] & ~hi["lesions"]).any()
+
+
+def test_mean_lesion_area_per_grade_increases_steeply():
+    mean = [np.mean([render_fundus(s, g).masks["lesions"].sum() for s in range(10, 20)]) for g in GRADES]
+    assert mean[0] == 0
+    assert all(b > 1.5 * a for a, b in zip(mean[1:], mean[2:]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lesion_types_follow_the_icdr_grades(seed):
+    present = {g: {k for k in LESION_TYPES if render_fundus(seed, g).masks[k].any()} for g in GRADES}
+    counts = {g: render_fundus(seed, g).counts for g in GRADES}
+    assert present[0] == set()
+    assert present[1] == {"microaneurysms"} and counts[1]["microaneurysms"] >= 3
+    assert {"microaneurysms", "haemorrhages"} <= present[2]
+    assert counts[2]["haemorrhages"] >= 2 and counts[2]["microaneurysms"] > counts[1]["microaneurysms"]
+    assert not present[2] & {"cotton_wool_spots", "new_vessels", "preretinal_haemorrhage", "venous_beading"}
+    assert {"microaneurysms", "haemorrhages", "cotton_wool_spots"} <= present[3]
+    assert counts[3]["haemorrhages"] >= 16  # at least four in each quadrant
+    assert not present[3] & {"new_vessels", "preretinal_haemorrhage"}
+    assert "new_vessels" in present[4] and present[3] <= present[4]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_defining_lesions_are_present_at_their_grade(seed):
+    assert set(DEFINING_LESIONS) == {1, 2, 3, 4}
+    for grade, types in DEFINING_LESIONS.items():
+        masks = render_fundus(seed, grade).masks
+        assert set(types) <= set(LESION_TYPES)
+        assert np.logical_or.reduce([masks[k] for k in types]).any()
+
+
+def test_some_eyes_have_exudates_beading_and_preretinal_haemorrhage():
+    seen = set()
+    for s in range(30):
+        seen |= {k for k in LESION_TYPES if render_fundus(s, 4).masks[k].any()}
+    assert seen == set(LESION_TYPES)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_masks_lie_inside_the_field_of_view(seed):
+    ph = render_fundus(seed, 4, size=96)
+    for k in MASK_KEYS:
+        assert not (ph.masks[k] & ~ph.anatomy["fov"]).any(), k
+    for k in ("optic_disc", "macula", "vessels"):
+        assert ph.anatomy[k].any() and not (ph.anatomy[k] & ~ph.anatomy["fov"]).any(), k
+
+
+def test_lesions_and_anatomy_have_their_colours():
+    """Haemorrhages dark red, exudates yellow, cotton-wool spots pale, disc bright, macula dark."""
+    for seed in range(4):
+        ph = render_fundus(seed, 3, size=128)
+        img = ph.image.astype(float)
+        m, a = ph.masks, ph.anatomy
+        background = a["fov"] & ~m["lesions"] & ~a["vessels"] & ~a["optic_disc"]
+        bg = img[background].mean(axis=0)
+        haem = img[m["haemorrhages"]].mean(axis=0)
+        assert haem[0] < bg[0] - 15 and haem[1] < 0.7 * bg[1]
+        assert img[a["optic_disc"]].mean() > bg.mean() + 25
+        assert img[m["cotton_wool_spots"]].mean() > bg.mean() + 15
+        if m["hard_exudates"].any():
+            assert img[m["hard_exudates"]].mean(axis=0)[1] > bg[1] + 40
+        ring = ndimage.binary_dilation(a["macula"], iterations=8) & ~a["macula"] & background
+        assert img[a["macula"] & ~m["lesions"]].mean() < img[ring].mean() - 3
+
+
+def test_left_and_right_eyes_are_mirror_images():
+    sides = {}
+    for s in range(12):
+        ph = render_fundus(s, 0, size=128)
+        disc_col = np.flatnonzero(ph.anatomy["optic_disc"].any(axis=0)).mean()
+        macula_col = np.flatnonzero(ph.anatomy["macula"].any(axis=0)).mean()
+        sides.setdefault(ph.eye.eye, []).append(disc_col > macula_col)
+    assert set(sides) == {"OD", "OS"}
+    assert all(sides["OD"]) and not any(sides["OS"])  # right eye: disc on the image's right
+
+
+def test_geometry_scales_with_size():
+    small, big = render_fundus(7, 3, size=64), render_fundus(7, 3, size=256)
+    frac = [p.masks["lesions"].mean() for p in (small, big)]
+    assert frac[0] == pytest.approx(frac[1], rel=0.35)
+    assert small.anatomy["fov"].mean() == pytest.approx(big.anatomy["fov"].mean(), rel=0.05)
+
+
+@pytest.mark.parametrize("grade", [-1, 5, 2.0, True, "2", None])
+def test_invalid_grade_raises_naming_the_valid_grades(grade):
+    with pytest.raises(ValueError, match=r"\(0, 1, 2, 3, 4\)"):
+        generate_fundus(0, grade)
+
+
+@pytest.mark.parametrize("size", [63, 0, 128.0])
+def test_invalid_size_raises(size):
+    with pytest.raises(ValueError, match="size"):
+        generate_fundus(0, 1, size=size)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3"])
+def test_invalid_seed_raises(seed):
+    with pytest.raises(ValueError, match="seed"):
+        generate_fundus(seed, 1)
+
+
+# --------------------------------------------------------------------------- circular crop
+
+
+def test_crop_box_of_a_known_rectangle():
+    img = np.zeros((50, 60, 3), dtype=np.uint8)
+    img[10:30, 5:45] = (200, 90, 40)
+    assert fov_bounding_box(img) == (10, 30, 5, 45)
+    crop = circular_crop(img, resize=False)
+    assert crop.shape == (20, 40, 3) and (crop == (200, 90, 40)).all()
+    resized = circular_crop(img)
+    assert resized.shape == img.shape and resized.dtype == np.uint8 and (resized == (200, 90, 40)).all()
+
+
+def test_threshold_uses_the_grey_level():
+    img = np.zeros((20, 20, 3), dtype=np.uint8)
+    img[5, 5] = (20, 0, 0)  # grey 0.299 * 20 = 6.0 <= 7: black
+    img[8:12, 9:15] = (0, 0, 200)  # grey 22.8
+    assert fov_bounding_box(img, threshold=7) == (8, 12, 9, 15)
+    assert fov_bounding_box(img, threshold=5) == (5, 12, 5, 15)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_circular_crop_removes_the_black_border(seed):
+    ph = render_fundus(seed, 4, size=128)
+    crop, masks = circular_crop(ph.image, masks=ph.masks)
+    assert crop.shape == ph.image.shape and crop.dtype == np.uint8
+    grey = crop.astype(float) @ np.array([0.299, 0.587, 0.114])
+    # the field of view now touches all four sides
+    for edge in (grey[0], grey[-1], grey[:, 0], grey[:, -1]):
+        assert edge.max() > 7
+    assert (grey > 7).mean() > (ph.image.astype(float) @ np.array([0.299, 0.587, 0.114]) > 7).mean()
+    assert (grey > 7).mean() == pytest.approx(np.pi / 4, abs=0.04)  # a disc filling its square
+    assert set(masks) == set(ph.masks)
+    for k, m in masks.items():
+        assert m.dtype == bool and m.shape == (128, 128)
+        # areas scale by the zoom factor squared
+        top, bottom, left, right = fov_bounding_box(ph.image)
+        zoom = 128 * 128 / ((bottom - top) * (right - left))
+        assert m.sum() == pytest.approx(ph.masks[k].sum() * zoom, rel=0.25, abs=6), k
+
+
+def test_circular_crop_of_an_all_black_image_raises():
+    with pytest.raises(ValueError, match="all black"):
+        circular_crop(np.zeros((64, 64, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="all black"):
+        circular_crop(np.full((64, 64, 3), 5, dtype=np.uint8))  # below the threshold
+
+
+def test_circular_crop_rejects_wrong_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        circular_crop(np.ones((64, 64), dtype=np.uint8) * 100)
+    img, masks = generate_fundus(0, 2, size=64)
+    with pytest.raises(ValueError, match="mask"):
+        circular_crop(img, masks={"lesions": masks["lesions"][:10]})
+
+
+def test_float_image_stays_float():
+    img, _ = generate_fundus(1, 1, size=64)
+    crop = circular_crop(img.astype(np.float32))
+    assert crop.dtype == np.float32 and crop.shape == (64, 64, 3)
+
+
+# --------------------------------------------------------------------------- data set
+
+
+def test_make_fundus_set_is_balanced_deterministic_and_cropped_on_request():
+    images, grades, masks = make_fundus_set(2, seed=1, size=64)
+    assert images.shape == (10, 64, 64, 3) and images.dtype == np.uint8
+    assert grades.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert set(masks) == MASK_KEYS and masks["lesions"].shape == (10, 64, 64)
+    assert not masks["lesions"][:2].any() and masks["lesions"][2:].any(axis=(1, 2)).all()
+    again, _, _ = make_fundus_set(2, seed=1, size=64)
+    other, _, _ = make_fundus_set(2, seed=2, size=64)
+    assert images.tobytes() == again.tobytes() and images.tobytes() != other.tobytes()
+    cropped, g2, m2 = make_fundus_set(2, seed=1, size=64, crop=True)
+    assert np.array_equal(g2, grades)
+    assert np.array_equal(cropped[3], circular_crop(images[3]))
+    assert (cropped[:, 0].max(axis=(1, 2)) > 0).all()
+
+
+@pytest.mark.parametrize("n", [0, -1, 1.5])
+def test_make_fundus_set_validates_n(n):
+    with pytest.raises(ValueError, match="n_per_grade"):
+        make_fundus_set(n)

@@ -1,0 +1,146 @@
+"""Unit tests of the ordinal encoding, decoding and kappa (util.ordinal)."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from util.ordinal import (
+    DECODE_METHODS,
+    decode_outputs,
+    encode_grades,
+    grade_output_index,
+    grade_probabilities,
+    quadratic_weighted_kappa,
+)
+
+
+def test_encoding_table():
+    expected = np.array(
+        [[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]], dtype=np.float32
+    )
+    out = encode_grades([0, 1, 2, 3, 4])
+    assert out.dtype == np.float32 and out.shape == (5, 4)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(encode_grades(np.array([2.0, 0.0])), expected[[2, 0]])
+    np.testing.assert_array_equal(encode_grades([2], n_grades=3), [[1, 1]])
+    assert encode_grades([]).shape == (0, 4)
+    assert encode_grades(3).shape == (1, 4)
+
+
+@pytest.mark.parametrize("method", DECODE_METHODS)
+def test_round_trip_for_every_grade(method):
+    grades = np.array([0, 1, 2, 3, 4, 4, 2, 0])
+    np.testing.assert_array_equal(decode_outputs(encode_grades(grades), method=method), grades)
+    # confident but not saturated outputs decode the same
+    soft = np.clip(encode_grades(grades) * 0.8 + 0.1, 0, 1)
+    np.testing.assert_array_equal(decode_outputs(soft, method=method), grades)
+
+
+def test_leading_decoding_keeps_outputs_monotone():
+    probs = np.array([
+        [0.9, 0.2, 0.8, 0.1],  # a denied step stops the count
+        [0.2, 0.9, 0.9, 0.9],  # nothing counts after the first "no"
+        [0.9, 0.9, 0.9, 0.6],
+        [0.5, 0.9, 0.9, 0.9],  # exactly the threshold is a "no"
+        [0.51, 0.49, 0.0, 1.0],
+    ])
+    np.testing.assert_array_equal(decode_outputs(probs), [1, 0, 4, 0, 1])
+    np.testing.assert_array_equal(decode_outputs(probs, method="count"), [2, 3, 4, 3, 2])
+    # same as counting after a running minimum
+    cummin = np.minimum.accumulate(probs, axis=1)
+    np.testing.assert_array_equal(decode_outputs(probs), (cummin > 0.5).sum(axis=1))
+    np.testing.assert_array_equal(decode_outputs(probs, method="sum"), np.rint(probs.sum(axis=1)).astype(int))
+
+
+def test_decoding_threshold_and_1d_input():
+    assert decode_outputs([0.7, 0.6, 0.3, 0.1]).tolist() == [2]
+    assert decode_outputs([0.7, 0.6, 0.3, 0.1], threshold=0.65).tolist() == [1]
+    assert decode_outputs([0.7, 0.6, 0.3, 0.1], threshold=0.2).tolist() == [3]
+    assert decode_outputs(np.zeros((0, 4))).shape == (0,)
+
+
+@pytest.mark.parametrize("bad, shown", [
+    ([0, 5], "5"), ([-1, 2], "-1"), ([1.5], "1.5"), ([np.nan, 1], "nan"), ([np.inf], "inf"), ([7, 1, 8], "[7, 8]"),
+])
+def test_invalid_grades_raise_naming_the_bad_values(bad, shown):
+    with pytest.raises(ValueError, match=r"0\.\.4") as err:
+        encode_grades(bad)
+    assert shown in str(err.value)
+
+
+@pytest.mark.parametrize("bad", [[True, False], ["a"], [[1, 2], [3, 4]], [None]])
+def test_non_grades_raise(bad):
+    with pytest.raises(ValueError):
+        encode_grades(bad)
+
+
+@pytest.mark.parametrize("n_grades", [1, 0, 2.5])
+def test_invalid_n_grades(n_grades):
+    with pytest.raises(ValueError, match="n_grades"):
+        encode_grades([0], n_grades=n_grades)
+
+
+@pytest.mark.parametrize("probs, match", [
+    (np.full((2, 4), 1.2), r"\[0, 1\]"),
+    (np.full((2, 4), -0.1), r"\[0, 1\]"),
+    ([[0.5, np.nan, 0.1, 0.1]], r"\[0, 1\]"),
+    (np.zeros((2, 2, 4)), "shape"),
+    (np.zeros((3, 0)), "shape"),
+    ([["a", "b"]], "numbers"),
+])
+def test_bad_probs_raise(probs, match):
+    with pytest.raises(ValueError, match=match):
+        decode_outputs(probs)
+
+
+@pytest.mark.parametrize("kwargs", [{"threshold": 0.0}, {"threshold": 1.0}, {"threshold": "0.5"}, {"method": "max"}])
+def test_bad_decoding_options_raise(kwargs):
+    with pytest.raises(ValueError):
+        decode_outputs([[0.6, 0.4, 0.1, 0.1]], **kwargs)
+
+
+def test_grade_probabilities():
+    p = grade_probabilities([[0.9, 0.2, 0.8, 0.1], [1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    assert p.shape == (3, 5)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert (p >= 0).all()
+    np.testing.assert_allclose(p[0], [0.1, 0.7, 0.0, 0.1, 0.1])
+    assert p[1].argmax() == 4 and p[2].argmax() == 0
+
+
+def test_grade_output_index():
+    assert [grade_output_index(g) for g in (1, 2, 3, 4)] == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="grade 0"):
+        grade_output_index(0)
+    with pytest.raises(ValueError, match="invalid"):
+        grade_output_index(5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kappa_equals_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(0, 5, 200)
+    p = np.clip(t + rng.integers(-2, 3, 200) * (rng.random(200) < 0.4), 0, 4)
+    expected = cohen_kappa_score(t, p, weights="quadratic", labels=list(range(5)))
+    assert quadratic_weighted_kappa(t, p) == pytest.approx(expected, abs=1e-12)
+    assert quadratic_weighted_kappa(p, t) == pytest.approx(expected, abs=1e-12)
+
+
+def test_kappa_special_cases():
+    g = np.array([0, 1, 2, 3, 4])
+    assert quadratic_weighted_kappa(g, g) == pytest.approx(1.0)
+    # a grade nobody used still counts in the distances: sklearn needs labels= for the same value,
+    # else it measures distances between the *indices* of the grades present (1 and 3 become neighbours)
+    t, p = np.array([0, 1, 1, 3]), np.array([0, 1, 3, 3])
+    ours = quadratic_weighted_kappa(t, p)
+    assert ours == pytest.approx(cohen_kappa_score(t, p, weights="quadratic", labels=list(range(5))))
+    assert ours != pytest.approx(cohen_kappa_score(t, p, weights="quadratic"))
+    # far misses cost more than near misses
+    near = quadratic_weighted_kappa(g, np.clip(g + 1, 0, 4))
+    far = quadratic_weighted_kappa(g, np.clip(g + 3, 0, 4))
+    assert near > far
+    assert np.isnan(quadratic_weighted_kappa([2, 2], [2, 2]))
+    with pytest.raises(ValueError, match="equal length"):
+        quadratic_weighted_kappa([0, 1], [0])
+    with pytest.raises(ValueError, match="y_pred"):
+        quadratic_weighted_kappa([0, 1], [0, 7])
