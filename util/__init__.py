@@ -30,6 +30,17 @@ _EXPORTS = {
     "pointing_game": "util.metrics",
     "energy_pointing": "util.metrics",
     "evaluate_localization": "util.metrics",
+    "generate_fundus": "util.fundus",
+    "circular_crop": "util.fundus",
+    "make_fundus_set": "util.fundus",
+    "GRADE_NAMES": "util.fundus",
+    "encode_grades": "util.ordinal",
+    "decode_outputs": "util.ordinal",
+    "quadratic_weighted_kappa": "util.ordinal",
+    "load_fundus_model": "util.train_fundus",
+    "fundus_inputs": "util.train_fundus",
+    "predict_grades": "util.train_fundus",
+    "grad_cam_for_grade": "util.train_fundus",
 }
 
 __all__ = sorted(_EXPORTS)
