@@ -24,11 +24,11 @@ Conventions
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
 
+from util._raster import _check_seed, _grid, _rng, _smooth_noise, _smoothstep, _window
 from util.labels import LABELS
 
 #: Prevalence of each finding, close to the course's training set.
@@ -78,18 +78,6 @@ CM = 1.0 / FIELD_OF_VIEW_CM  # one centimetre in image fractions
 # Seed-stream keys: each random decision has its own stream, so adding a
 # finding does not change the anatomy or the other findings of an image.
 _PATIENT, _FINDINGS, _JITTER, _NOISE, _FINDING0 = 1, 2, 3, 4, 100
-
-
-def _rng(seed, *keys):
-    return np.random.default_rng(np.random.SeedSequence([int(seed), *keys]))
-
-
-def _check_seed(seed, name="seed"):
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"{name} must be an int >= 0, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {seed}")
-    return int(seed)
 
 
 def _check_findings(findings):
@@ -224,61 +212,9 @@ class Phantom:
     patient: PatientAnatomy = field(repr=False)
 
 
-@lru_cache(maxsize=8)
-def _grid(size):
-    """Pixel-centre coordinates as a row ``x`` (1, size) and a column ``y`` (size, 1).
-
-    Keeping them 1-D lets most shapes be built from separable pieces with
-    broadcasting, which is what keeps a 320 px phantom under ~40 ms.
-    """
-    c = (np.arange(size, dtype=np.float64) + 0.5) / size
-    x, y = c[None, :].copy(), c[:, None].copy()
-    x.flags.writeable = False
-    y.flags.writeable = False
-    return x, y
-
-
-def _smoothstep(t):
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def _window(size, x0, y0, r):
-    """Row and column slices of the square of half-width ``r`` around (x0, y0)."""
-    def span(c):
-        lo = int(np.clip(np.floor((c - r) * size), 0, size))
-        hi = int(np.clip(np.ceil((c + r) * size), 0, size))
-        return slice(lo, hi)
-
-    return span(y0), span(x0)
-
-
 def _sub(x, y, sl):
     """The coordinate row and column of window ``sl``."""
     return x[:, sl[1]], y[sl[0], :]
-
-
-def _smooth_noise(rng, shape, cell):
-    """Zero-mean smooth noise with blobs about ``cell`` pixels wide (sd about 0.6).
-
-    Separable interpolation of a coarse normal grid with smoothstep weights:
-    cheaper than a spline zoom and exact in float64.
-    """
-    h, w = shape
-    cell = max(float(cell), 1.5)
-    ch, cw = int(h / cell) + 2, int(w / cell) + 2
-    coarse = rng.standard_normal((ch, cw))
-
-    def axis(n):
-        pos = np.arange(n, dtype=np.float64) / cell
-        i = pos.astype(np.int64)
-        f = pos - i
-        return i, f * f * (3.0 - 2.0 * f)
-
-    iy, fy = axis(h)
-    ix, fx = axis(w)
-    rows = coarse[iy] * (1.0 - fy)[:, None] + coarse[iy + 1] * fy[:, None]
-    return rows[:, ix] * (1.0 - fx) + rows[:, ix + 1] * fx
 
 
 def _resize_linear(a, size):
