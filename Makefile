@@ -10,7 +10,7 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test data lab train train-fundus evaluate bench clean-output help
+.PHONY: setup demo test data lab train train-fundus evaluate notebooks bench clean-output help
 
 help:
 	@echo "make demo   set up .venv, generate the embedded data, print a summary, write a gallery to output/"
@@ -19,6 +19,7 @@ help:
 	@echo "make lab    start JupyterLab in this repository"
 	@echo "make train  train the course DenseNet121 on fresh phantoms (CPU: about 90 min) into data/models/"
 	@echo "make evaluate  regenerate the metrics table of data/models/MODEL_CARD.md"
+	@echo "make notebooks re-execute the lecture notebooks in notebooks/ in place (after a model change)"
 	@echo "make bench  run the benchmarks in benchmarks/ (they print measured ratios)"
 	@echo "make release     regenerate release/C3W3 from source/C3W3 (nbgrader generate_assignment)"
 	@echo "make autograde   autograde submitted/<student>/C3W3 into autograded/ and feedback/ (instructor)"
@@ -61,6 +62,10 @@ train-fundus: $(STAMP)
 evaluate: $(STAMP)
 	$(BIN)/python -m util.evaluate
 
+# Re-execute the lecture notebooks in place (their stored outputs are what nbval compares).
+notebooks: $(STAMP)
+	$(BIN)/python -m util.notebooks
+
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
@@ -89,3 +94,4 @@ references: $(STAMP)
 	$(BIN)/python -m util.grading notebook
 	$(BIN)/python -m util.grading release
 	$(BIN)/python -m util.grading samples
+	$(BIN)/python -m util.notebooks

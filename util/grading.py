@@ -516,33 +516,6 @@ def write_samples(release=RELEASE_NOTEBOOK, out_dir=SAMPLES_DIR):
         print(f"wrote {out} ({why})")
 
 
-def execute_notebook(path=SOURCE_NOTEBOOK, timeout=900):
-    """Execute a notebook in place (stored outputs), in its own folder, with inline figures."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    env_backup = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    try:
-        nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(Path(path).parent)}}).execute()
-    finally:
-        if env_backup is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = env_backup
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                raise RuntimeError(f"a cell wrote to stderr: {out.get('text', '')[:500]}")
-            if out.get("output_type") == "error":
-                raise RuntimeError(f"a cell failed: {out.get('ename')}: {out.get('evalue')}")
-    nbformat.write(nb, path)
-    print(f"executed {Path(path).relative_to(REPO_ROOT)}")
-
-
 # ----------------------------------------------------------------------------- nbgrader
 EXPECTED_GRADES = SAMPLES_DIR / "expected_grades.json"
 NBGRADER_TIMEOUT = 3600  # seconds for one nbgrader command (the cell timeout is in nbgrader_config.py)
@@ -708,7 +681,10 @@ def main(argv=None):
         print("references are current" if ok else "references are stale: run `make references`")
         return 0 if ok else 1
     if args.what == "notebook":
-        execute_notebook()
+        from util.notebooks import execute_notebook
+
+        execute_notebook(SOURCE_NOTEBOOK)
+        print(f"executed {SOURCE_NOTEBOOK.relative_to(REPO_ROOT)}")
     elif args.what == "references":
         write_references()
     elif args.what == "samples":
