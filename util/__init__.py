@@ -15,6 +15,8 @@ _EXPORTS = {
     "load_image": "util.images",
     "load_image_normalize": "util.images",
     "get_mean_std_per_batch": "util.images",
+    "get_train_generator": "util.pipeline",
+    "get_test_and_valid_generator": "util.pipeline",
     "get_roc_curve": "util.metrics",
     "cindex": "util.metrics",
     "ensure_chestxray_data": "util.chestxray",
