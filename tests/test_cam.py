@@ -175,3 +175,55 @@ def test_plot_overlay_draws_image_cam_and_mask(image):
     with pytest.raises(ValueError, match="shape"):
         C.plot_overlay(image, np.zeros((3, 3)), ax=ax)
     plt.close(fig)
+
+
+def _sigmoid_tiny(bias):
+    """The tiny model with a sigmoid head whose bias can push the probabilities to saturation."""
+    inp = keras.Input((None, None, 3))
+    feat = keras.layers.Conv2D(2, 1, use_bias=False, name="feat")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(feat)
+    out = keras.layers.Dense(3, activation="sigmoid", name="out")(x)
+    model = keras.Model(inp, out)
+    model.get_layer("feat").set_weights([K.reshape(1, 1, 3, 2)])
+    model.get_layer("out").set_weights([V, np.full(3, bias, np.float32)])
+    return model
+
+
+def _expected_cam(image, k):
+    raw = np.maximum((image[0] @ K) @ V[:, k], 0)
+    return raw / raw.max()
+
+
+def test_logit_and_output_scores_give_the_same_map_when_not_saturated(image):
+    model = _sigmoid_tiny(bias=0.0)
+    for score in C.SCORES:
+        np.testing.assert_allclose(C.grad_cam(model, image, 0, "feat", score=score), _expected_cam(image, 0),
+                                   rtol=1e-4, atol=1e-5)
+    # the gradients differ by the positive factor p (1 - p) of the sigmoid
+    p = float(model(image)[0, 0])
+    _, g_logit = C.activations_and_gradients(model, image, 0, "feat", score="logit")
+    _, g_output = C.activations_and_gradients(model, image, 0, "feat", score="output")
+    np.testing.assert_allclose(g_output, p * (1 - p) * g_logit, rtol=1e-4)
+
+
+def test_a_saturated_prediction_still_has_a_logit_map(image):
+    model = _sigmoid_tiny(bias=40.0)  # sigmoid(40 + ...) is exactly 1.0 in float32
+    assert float(model(image)[0, 0]) == 1.0
+    blank = C.grad_cam(model, image, 0, "feat", score="output")
+    np.testing.assert_array_equal(blank, np.zeros((H, W), np.float32))  # the course's score: no map at all
+    cam = C.grad_cam(model, image, 0, "feat")
+    np.testing.assert_allclose(cam, _expected_cam(image, 0), rtol=1e-4, atol=1e-5)
+    cams = C.grad_cams(model, image, [0, 2], "feat")
+    np.testing.assert_allclose(cams[2], _expected_cam(image, 2), rtol=1e-4, atol=1e-5)
+
+
+def test_score_errors_say_what_to_pass(image):
+    with pytest.raises(ValueError, match=r"score must be one of \('logit', 'output'\)"):
+        C.grad_cam(_tiny(), image, 0, "feat", score="probability")
+    inp = keras.Input((None, None, 3))
+    feat = keras.layers.Conv2D(2, 1, use_bias=False, name="feat")(inp)
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(feat)
+    no_dense = keras.Model(inp, pooled)
+    with pytest.raises(ValueError, match="score='output'"):
+        C.grad_cam(no_dense, image, 0, "feat")
+    assert C.grad_cam(no_dense, image, 0, "feat", score="output").shape == (H, W)

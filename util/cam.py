@@ -8,7 +8,7 @@ one step at a time and a solution can be checked step by step:
 1. :func:`gradcam_model` — a model that returns a layer's activations and the
    predictions together;
 2. :func:`activations_and_gradients` — the activations ``A`` (h, w, c) of the
-   layer and the gradients ``dy_k/dA`` of the class score, via
+   layer and the gradients ``dy_k/dA`` of the class score ``y_k``, via
    ``tf.GradientTape``;
 3. :func:`channel_weights` — one weight per channel: the gradients' spatial mean;
 4. :func:`weighted_sum` — ``sum_c w_c * A[..., c]``, an (h, w) map;
@@ -19,6 +19,15 @@ one step at a time and a solution can be checked step by step:
 :func:`grad_cam` runs them all for one class, :func:`grad_cams` for several
 classes from one forward pass, and :func:`plot_overlay` draws a map over its
 image.
+
+The class score ``y_k`` is the **logit** of output ``k`` (the output layer's
+pre-activation), as in Selvaraju et al., who differentiate the score before the
+softmax. The course differentiated the sigmoid probability ``p_k`` instead.
+Since ``dp_k/dA = p_k (1 - p_k) dy_k/dA`` and ``p_k (1 - p_k) > 0``, both give
+the same normalised map, except where the sigmoid saturates: when ``p_k``
+rounds to exactly 1.0 in float32 its gradient is exactly zero and the course's
+map is blank, for the very predictions one most wants to explain. Pass
+``score="output"`` to differentiate the model's output as the course did.
 
 The ReLU comes before the resize, as the course's assignment text describes
 the post-processing (its solution code resized first; with bilinear
@@ -41,7 +50,9 @@ import numpy as np  # noqa: E402
 
 __all__ = [
     "DEFAULT_LAYER",
+    "SCORES",
     "activations_and_gradients",
+    "activations_and_scores",
     "channel_weights",
     "grad_cam",
     "grad_cams",
@@ -55,6 +66,9 @@ __all__ = [
 
 #: DenseNet121's last dense block output, the layer the course explains.
 DEFAULT_LAYER = "conv5_block16_concat"
+
+#: What a class score can be: the output layer's pre-activation, or the model's output itself.
+SCORES = ("logit", "output")
 
 
 class ClassIndexError(IndexError, ValueError):
@@ -97,6 +111,26 @@ def _check_class_index(model, class_index):
     if not 0 <= int(class_index) < n:
         raise ClassIndexError(f"class_index {class_index} is out of range: the model has {n} outputs, indices 0..{n - 1}.")
     return int(class_index)
+
+
+def _check_score(score):
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {SCORES}; got {score!r}.")
+    return score
+
+
+def _dense_head(model):
+    """The model's output layer, which must be a Dense layer for ``score="logit"``."""
+    import keras
+
+    head = model.layers[-1]
+    if not isinstance(head, keras.layers.Dense):
+        raise ValueError(
+            f"score='logit' needs a model whose output layer is a Dense layer (its pre-activation is the "
+            f"logit); this model ends with {type(head).__name__} {head.name!r}. Pass score='output' to "
+            "explain the model's output itself."
+        )
+    return head
 
 
 def _check_image(image):
@@ -146,21 +180,70 @@ def gradcam_model(model, layer_name=DEFAULT_LAYER):
     return cache[layer_name]
 
 
-def _forward_and_gradients(model, image, class_indices, layer_name):
+def _features_model(model, layer_name):
+    """``keras.Model(inputs, [layer output, input of the Dense output layer])``, cached like gradcam_model."""
+    import keras
+
+    layer = _check_layer(model, layer_name)
+    head = _dense_head(model)
+    try:
+        cache = _GRADCAM_MODELS.setdefault(model, {})
+    except TypeError:
+        cache = {}
+    key = (layer_name, "logit")
+    if key not in cache:
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        cache[key] = keras.Model(inputs, [layer.output, head.input])
+    return cache[key], head
+
+
+def activations_and_scores(model, images, layer_name=DEFAULT_LAYER, score="logit"):
+    """Return a layer's activations and every class score, for use inside a ``tf.GradientTape``.
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : tensor of shape (n, H, W, 3)
+        Preprocessed images (a batch; in inference mode they do not affect each other).
+    layer_name : str, default ``"conv5_block16_concat"``
+    score : {"logit", "output"}, default "logit"
+        ``"logit"``: the pre-activation of the model's Dense output layer
+        (``features @ kernel + bias``); ``"output"``: the model's output (a
+        sigmoid probability for the course's models), as the course did.
+
+    Returns
+    -------
+    activations : tensor of shape (n, h, w, c)
+    scores : tensor of shape (n, n_outputs)
+        Differentiable with respect to ``activations`` when called under a tape.
+    """
+    import keras
+
+    _check_score(score)
+    if score == "output":
+        return gradcam_model(model, layer_name)(images, training=False)
+    features_model, head = _features_model(model, layer_name)
+    activations, features = features_model(images, training=False)
+    logits = keras.ops.matmul(features, head.kernel)
+    if head.use_bias:
+        logits = logits + head.bias
+    return activations, logits
+
+
+def _forward_and_gradients(model, image, class_indices, layer_name, score):
     import tensorflow as tf
 
-    grad_model = gradcam_model(model, layer_name)
     x = tf.convert_to_tensor(image)
     with tf.GradientTape(persistent=len(class_indices) > 1) as tape:
-        activations, predictions = grad_model(x, training=False)
-        scores = [predictions[:, k] for k in class_indices]
-    grads = [tape.gradient(score, activations) for score in scores]
+        activations, scores = activations_and_scores(model, x, layer_name, score)
+        per_class = [scores[:, k] for k in class_indices]
+    grads = [tape.gradient(s, activations) for s in per_class]
     del tape
     acts = activations.numpy()[0]
     return acts, [g.numpy()[0] for g in grads]
 
 
-def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYER):
+def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit"):
     """Return a layer's activations and the gradient of one class score with respect to them.
 
     Parameters
@@ -171,14 +254,15 @@ def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYE
     class_index : int
         Which output to explain (``LABELS.index(name)``).
     layer_name : str, default ``"conv5_block16_concat"``
+    score : {"logit", "output"}, default "logit"
+        The class score differentiated (see :func:`activations_and_scores`).
 
     Returns
     -------
     activations : numpy.ndarray of shape (h, w, c)
         The layer's output for the image (batch axis dropped).
     gradients : numpy.ndarray of shape (h, w, c)
-        ``d predictions[0, class_index] / d activations``. The score is the
-        model's output itself (here a sigmoid probability), as in the course.
+        ``d score[0, class_index] / d activations``.
 
     Raises
     ------
@@ -190,7 +274,7 @@ def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYE
     x = _check_image(image)
     _check_layer(model, layer_name)
     k = _check_class_index(model, class_index)
-    acts, (grads,) = _forward_and_gradients(model, x, [k], layer_name)
+    acts, (grads,) = _forward_and_gradients(model, x, [k], layer_name, _check_score(score))
     return acts, grads
 
 
@@ -268,7 +352,7 @@ def _cam_from(acts, grads, H, W):
     return normalize(cam)
 
 
-def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER):
+def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit"):
     """Return the Grad-CAM heat map of one class for one image.
 
     Parameters
@@ -280,6 +364,10 @@ def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER):
     class_index : int
         Output to explain, an index into ``util.labels.LABELS``.
     layer_name : str, default ``"conv5_block16_concat"``
+    score : {"logit", "output"}, default "logit"
+        The class score differentiated: the logit (a map even for a
+        prediction that saturates at 1.0) or the model's output, as the course
+        did (see the module's notes).
 
     Returns
     -------
@@ -297,16 +385,16 @@ def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER):
     x = _check_image(image)
     _check_layer(model, layer_name)
     k = _check_class_index(model, class_index)
-    acts, (grads,) = _forward_and_gradients(model, x, [k], layer_name)
+    acts, (grads,) = _forward_and_gradients(model, x, [k], layer_name, _check_score(score))
     return _cam_from(acts, grads, x.shape[1], x.shape[2])
 
 
-def grad_cams(model, image, class_indices, layer_name=DEFAULT_LAYER):
+def grad_cams(model, image, class_indices, layer_name=DEFAULT_LAYER, score="logit"):
     """Return Grad-CAM maps of several classes for one image, from one forward pass.
 
     Parameters
     ----------
-    model, image, layer_name
+    model, image, layer_name, score
         As in :func:`grad_cam`.
     class_indices : iterable of int
 
@@ -321,7 +409,7 @@ def grad_cams(model, image, class_indices, layer_name=DEFAULT_LAYER):
     if not ks:
         return {}
     unique = list(dict.fromkeys(ks))
-    acts, grads = _forward_and_gradients(model, x, unique, layer_name)
+    acts, grads = _forward_and_gradients(model, x, unique, layer_name, _check_score(score))
     return {k: _cam_from(acts, g, x.shape[1], x.shape[2]) for k, g in zip(unique, grads)}
 
 

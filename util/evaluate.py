@@ -69,12 +69,11 @@ def _batched_cams(model, x, class_index, layer_name):
     """Grad-CAMs of one class for a batch (inference mode: images are independent)."""
     import tensorflow as tf
 
-    from util.cam import _cam_from, gradcam_model
+    from util.cam import _cam_from, activations_and_scores
 
-    gm = gradcam_model(model, layer_name)
     with tf.GradientTape() as tape:
-        acts, preds = gm(tf.convert_to_tensor(x), training=False)
-        score = tf.reduce_sum(preds[:, class_index])
+        acts, scores = activations_and_scores(model, tf.convert_to_tensor(x), layer_name)
+        score = tf.reduce_sum(scores[:, class_index])
     grads = tape.gradient(score, acts).numpy()
     acts = acts.numpy()
     return [_cam_from(a, g, x.shape[1], x.shape[2]) for a, g in zip(acts, grads)]
