@@ -21,9 +21,11 @@ help:
 	@echo "make evaluate  regenerate the metrics table of data/models/MODEL_CARD.md"
 	@echo "make notebooks re-execute the lecture notebooks in notebooks/ in place (after a model change)"
 	@echo "make bench  run the benchmarks in benchmarks/ (they print measured ratios)"
-	@echo "make release     regenerate release/C3W3 from source/C3W3 (nbgrader generate_assignment)"
-	@echo "make autograde   autograde submitted/<student>/C3W3 into autograded/ and feedback/ (instructor)"
-	@echo "make references  after retraining the model: reference CAMs, source outputs, release, samples"
+	@echo "make release     regenerate release/<A> from source/<A> for every assignment (C1W1, C3W3)"
+	@echo "make autograde ASSIGNMENT=C1W1  autograde submitted/<student>/C1W1 into autograded/ and feedback/"
+	@echo "                 (instructor; ASSIGNMENT is C1W1 or C3W3, default C3W3)"
+	@echo "make references  after retraining the model: C3W3's reference CAMs, every source notebook's"
+	@echo "                 outputs, the releases, the sample submissions, the lecture notebooks"
 
 setup: $(STAMP)
 
@@ -74,21 +76,21 @@ clean-output:
 
 .PHONY: release autograde references
 
-# nbgrader: release/C3W3 from source/C3W3 (generate_assignment --force --no-db, then normalised so
-# that it is byte-for-byte reproducible; tests/test_c3w3_release.py checks it).
+# nbgrader: release/<A> from source/<A> for every assignment (generate_assignment --force --no-db,
+# then normalised so that it is byte-for-byte reproducible; tests/test_<a>_release.py check it).
 release: $(STAMP)
 	$(BIN)/python -m util.grading release
 
-# Instructor: grade the submissions collected in submitted/<student>/C3W3/ (git-ignored), write
-# autograded/, gradebook.db and feedback/ in the repository root.
+# Instructor: grade the submissions collected in submitted/<student>/$(ASSIGNMENT)/ (git-ignored),
+# write autograded/, gradebook.db and feedback/ in the repository root. One assignment per run:
+# make autograde ASSIGNMENT=C1W1 (default C3W3).
+ASSIGNMENT ?= C3W3
 autograde: $(STAMP)
-	$(BIN)/nbgrader generate_assignment C3W3 --force
-	$(BIN)/python -c "import util.grading as g; g.normalize_release('release/C3W3')"
-	$(BIN)/nbgrader autograde C3W3 --create
-	$(BIN)/nbgrader generate_feedback C3W3
+	$(BIN)/python -m util.grading autograde $(ASSIGNMENT)
 
-# After the course model changes: reference CAMs from the solution, the source notebook's stored
-# outputs, the release, and the sample submissions, in that order.
+# After the course model changes: C3W3's reference CAMs from its solution, every source notebook's
+# stored outputs (C1W1's AUCs and Grad-CAMs, C3W3's maps), the releases, and the sample submissions,
+# in that order (each command does every assignment; C1W1's checks need no stored references).
 references: $(STAMP)
 	$(BIN)/python -m util.grading references
 	$(BIN)/python -m util.grading notebook

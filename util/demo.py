@@ -3,10 +3,11 @@
 1. Generate the chest X-ray phantoms (first run only) and print their summary.
 2. Print the mortality cohort's summary and its random forest's c-index.
 3. Draw a gallery of sample images with their lesion outlines.
-4. The instructor's job: regenerate ``release/C3W3`` from ``source/C3W3`` with
-   nbgrader, autograde the sample submissions through nbgrader's own
-   ``autograde`` and gradebook, and print their grades and where the
-   feedback HTML went.
+4. The instructor's job: regenerate every assignment's ``release/`` from
+   ``source/`` with nbgrader, autograde C3W3's sample submissions through
+   nbgrader's own ``autograde`` and gradebook, and print their grades and
+   where the feedback HTML went (``python -m util.grading grade C1W1`` does
+   the same for C1W1).
 
 Run as ``python -m util.demo [--out OUTPUT_DIR] [--no-grading]``.
 """
@@ -152,13 +153,16 @@ def main(argv=None):
         grade_sample_submissions(args.out / "grading")
 
 
-def grade_sample_submissions(root):
-    """Regenerate the release, autograde the sample submissions, print their grades.
+def grade_sample_submissions(root, assignment="C3W3"):
+    """Regenerate every release, autograde one assignment's sample submissions, print their grades.
 
     Parameters
     ----------
     root : pathlib.Path
-        Course root the grading happens in (submissions, gradebook, feedback).
+        Folder the grading happens in: the course root is ``root/<assignment>``
+        (submissions, gradebook, feedback).
+    assignment : str, default "C3W3"
+        The assignment whose samples are graded (``util.grading.ASSIGNMENT_NAMES``).
 
     Returns
     -------
@@ -167,14 +171,18 @@ def grade_sample_submissions(root):
     """
     from util import grading
 
-    release = grading.generate_release()
-    print(f"\nRegenerated {release.relative_to(REPO_ROOT)} from source/{grading.ASSIGNMENT} (nbgrader generate_assignment)")
-    students = list(grading.sample_submissions())
-    print(f"Autograding {len(students)} submissions with nbgrader ({', '.join(students)}); about 2 min each...")
-    table = grading.grade_samples(root)
+    chosen = grading.get_assignment(assignment)
+    for each in grading.all_assignments():
+        release = grading.generate_release(each)
+        print(f"\nRegenerated {release.relative_to(REPO_ROOT)} from source/{each.name} (nbgrader generate_assignment)")
+    students = list(grading.sample_submissions(chosen))
+    print(f"Autograding {len(students)} submissions of {chosen.name} with nbgrader ({', '.join(students)}); "
+          "about 2 min each...")
+    course = Path(root) / chosen.name
+    table = grading.grade_samples(chosen, course)
     print(table.to_string())
     print(f"autograde took {table.attrs['elapsed']:.0f} s; max score {table.attrs['max_score']:g}")
-    print(f"Feedback HTML: {root / 'feedback'}/<student>/{grading.ASSIGNMENT}/")
+    print(f"Feedback HTML: {course / 'feedback'}/<student>/{chosen.name}/")
     return table
 
 

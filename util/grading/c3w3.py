@@ -1,33 +1,30 @@
-"""Grading machinery of the C3W3 assignment ("Model Interpretation Methods").
+"""Hidden tests and references of the C3W3 assignment ("Model Interpretation Methods").
 
 The hidden tests of ``source/C3W3/C3W3_Assignment.ipynb`` call the ``check_*``
-functions here; the reference heat maps they compare with live in
-``autograder/references/`` and are written by this module's command line from
-the **solution notebook's own functions**::
+functions here (``from util.grading.c3w3 import check_grad_cam``); the reference
+heat maps they compare with live in ``autograder/C3W3/references/`` and are
+written from the **solution notebook's own functions**::
 
-    python -m util.grading references   # reference CAMs from the solution's grad_cam/compute_gradcam
-    python -m util.grading samples      # sample submissions (autograder/samples/) from release + solution
-    python -m util.grading notebook     # re-execute the source notebook in place (stored outputs)
+    python -m util.grading references C3W3  # reference CAMs from the solution's grad_cam/compute_gradcam
+    python -m util.grading samples C3W3     # sample submissions (autograder/C3W3/samples/)
+    python -m util.grading notebook C3W3    # re-execute the source notebook in place (stored outputs)
 
 Run ``make references`` after the course model (``data/models/...weights.h5``)
-changes: it runs ``notebook``, ``references``, ``make release`` and ``samples``
-in that order.
+changes: it runs ``references``, ``notebook``, ``release`` and ``samples`` in
+that order.
 
-Tolerances are constants here and are explained in ``autograder/TOLERANCES.md``.
-Every check raises ``AssertionError`` with a message that says what was
-expected, and writes nothing to stderr when it passes (nbgrader gives 0 points
-to a test cell that writes to stderr).
+Tolerances are constants here and are explained in
+``autograder/C3W3/TOLERANCES.md``. Every check raises ``AssertionError`` with a
+message that says what was expected, and writes nothing to stderr when it
+passes (nbgrader gives 0 points to a test cell that writes to stderr).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
 import os
-import sys
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +34,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from util.grading.core import Assignment, NullIO, quiet, solution_namespace  # noqa: E402
 from util.labels import LABELS  # noqa: E402
 from util.paths import REPO_ROOT  # noqa: E402
 
@@ -57,20 +55,14 @@ __all__ = [
     "cam_mse",
 ]
 
-ASSIGNMENT = "C3W3"
-NOTEBOOK_NAME = "C3W3_Assignment.ipynb"
-SOURCE_NOTEBOOK = REPO_ROOT / "source" / ASSIGNMENT / NOTEBOOK_NAME
-RELEASE_NOTEBOOK = REPO_ROOT / "release" / ASSIGNMENT / NOTEBOOK_NAME
-AUTOGRADER_DIR = REPO_ROOT / "autograder"
-REFERENCE_DIR = AUTOGRADER_DIR / "references"
-MANIFEST = REFERENCE_DIR / "manifest.json"
-SAMPLES_DIR = AUTOGRADER_DIR / "samples"
+#: The cells whose code makes the solution's functions (imports first), in notebook order.
+SOLUTION_IDS = ("imports", "grad_cam", "compute_gradcam", "permute_feature", "permutation_importance")
 
 CAM_LAYER = "conv5_block16_concat"
 
 # ----------------------------------------------------------------------------- tolerances
 #: Pixel-wise mean squared error allowed between a submitted CAM and the reference
-#: (the course's own tolerance; maps are in [0, 1]). See autograder/TOLERANCES.md.
+#: (the course's own tolerance; maps are in [0, 1]). See autograder/C3W3/TOLERANCES.md.
 CAM_MSE_TOLERANCE = 0.05
 #: A Grad-CAM map is in [0, 1] after the ReLU and the division by the maximum; this
 #: much float slack is allowed at both ends.
@@ -158,14 +150,6 @@ def cam_mse(cam, reference):
     return float(np.mean((a - b) ** 2))
 
 
-@contextlib.contextmanager
-def _quiet():
-    """Silence Python warnings (they go to stderr, which nbgrader scores as a failure)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
 def _check_cam(cam, reference, what):
     """Assert that ``cam`` is a valid Grad-CAM map within tolerance of ``reference``."""
     assert cam is not None, f"{what}: got None; return the heat map."
@@ -195,7 +179,7 @@ def check_grad_cam(grad_cam):
     model = course_model()
     for image, label in GRAD_CAM_CASES:
         x = course_image(image)
-        with _quiet():
+        with quiet():
             cam = grad_cam(model, x, LABELS.index(label), CAM_LAYER)
         _check_cam(cam, load_reference("grad_cam", image, label), f"grad_cam on {image} for {label}")
     print("All hidden grad_cam tests passed.")
@@ -214,7 +198,7 @@ def check_compute_gradcam(compute_gradcam):
     show = plt.show
     plt.show = lambda *args, **kwargs: None  # keep the figure open to count its panels
     try:
-        with _quiet(), contextlib.redirect_stdout(_NullIO()):
+        with quiet(), contextlib.redirect_stdout(NullIO()):
             cams = compute_gradcam(course_model(), image, mean, std, image_dir(), df, LABELS, selected)
         plt.show = show
         n_axes = sum(len(plt.figure(num).axes) for num in plt.get_fignums())
@@ -235,14 +219,6 @@ def check_compute_gradcam(compute_gradcam):
     print("All hidden compute_gradcam tests passed.")
 
 
-class _NullIO:
-    def write(self, s):
-        return len(s)
-
-    def flush(self):
-        pass
-
-
 def check_permute_feature(permute_feature):
     """Hidden test of Exercise 3 on a frame the visible test does not use."""
     df = pd.DataFrame(
@@ -256,7 +232,7 @@ def check_permute_feature(permute_feature):
     original = df.copy(deep=True)
     for feature in ["Age", "note"]:
         np.random.seed(11)
-        with _quiet():
+        with quiet():
             out = permute_feature(df, feature)
         assert isinstance(out, pd.DataFrame), f"permute_feature must return a DataFrame; got {type(out).__name__}."
         assert out is not df, "permute_feature must return a new DataFrame (a permuted copy), not its input."
@@ -270,7 +246,7 @@ def check_permute_feature(permute_feature):
         )
         # seeded: the same seed gives the same permutation (numpy's global generator)
         np.random.seed(11)
-        with _quiet():
+        with quiet():
             again = permute_feature(df, feature)
         assert again[feature].tolist() == out[feature].tolist(), (
             "with the same np.random.seed, permute_feature must give the same permutation "
@@ -279,7 +255,7 @@ def check_permute_feature(permute_feature):
     # the permutation is uniform: every position averages the column mean
     np.random.seed(2)
     values = df["Age"].to_numpy()
-    with _quiet():
+    with quiet():
         runs = np.array([permute_feature(df, "Age")["Age"].to_numpy() for _ in range(PERMUTE_RUNS)])
     pd.testing.assert_frame_equal(df, original, obj="the input DataFrame (permute_feature must not change it)")
     se = values.std() / np.sqrt(PERMUTE_RUNS)
@@ -347,7 +323,7 @@ def check_permutation_importance(permutation_importance):
         return cindex(np.asarray(y_true), np.asarray(scores))
 
     np.random.seed(5)
-    with _quiet(), pd.option_context("mode.copy_on_write", True):
+    with quiet(), pd.option_context("mode.copy_on_write", True):
         result = permutation_importance(X, y, _StubModel(), counting_cindex, num_samples=60)
     assert isinstance(result, pd.DataFrame), f"permutation_importance must return a DataFrame; got {type(result).__name__}."
     assert list(result.index) == ["importance"], f"the result must have one row named 'importance'; got {list(result.index)}."
@@ -371,37 +347,9 @@ def check_permutation_importance(permutation_importance):
     print("All hidden permutation_importance tests passed.")
 
 
-# ----------------------------------------------------------------------------- command line
-def _solution_cells(path=SOURCE_NOTEBOOK):
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    return {
-        cell.metadata.get("nbgrader", {}).get("grade_id"): cell
-        for cell in nb.cells
-        if cell.metadata.get("nbgrader", {}).get("grade_id")
-    }
-
-
-def solution_namespace(path=SOURCE_NOTEBOOK):
-    """Execute the source notebook's imports and solution cells; return their namespace."""
-    cells = _solution_cells(path)
-    ns = {"__name__": "c3w3_solution"}
-    sys.path.insert(0, str(Path(path).parent))  # the notebook imports its helper module public_tests
-    try:
-        for grade_id in ("imports", "grad_cam", "compute_gradcam", "permute_feature", "permutation_importance"):
-            if grade_id not in cells:
-                raise KeyError(f"{path} has no cell with grade_id {grade_id!r}.")
-            code = "\n".join(line for line in cells[grade_id].source.splitlines()
-                             if not line.lstrip().startswith("%"))
-            exec(compile(code, f"<{path.name}:{grade_id}>", "exec"), ns)
-    finally:
-        sys.path.remove(str(Path(path).parent))
-    return ns
-
-
+# ----------------------------------------------------------------------------- references
 def write_references():
-    """Write autograder/references/ from the solution notebook's grad_cam and compute_gradcam."""
+    """Write autograder/C3W3/references/ from the solution notebook's grad_cam and compute_gradcam."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -410,7 +358,7 @@ def write_references():
     from util import cam as ucam
     from util.chestxray import load_split
 
-    ns = solution_namespace()
+    ns = solution_namespace(ASSIGNMENT)
     model = course_model()
     mean, std = course_normalization()
     records = []
@@ -419,7 +367,7 @@ def write_references():
         lib = ucam.grad_cam(model, course_image(image), LABELS.index(label), CAM_LAYER)
         records.append(_save("grad_cam", image, label, cam, lib))
     image, selected = COMPUTE_GRADCAM_CASE
-    with contextlib.redirect_stdout(_NullIO()):
+    with contextlib.redirect_stdout(NullIO()):
         cams = ns["compute_gradcam"](model, image, mean, std, image_dir(), load_split("test"), LABELS, selected)
     plt.close("all")
     lib = ucam.grad_cams(model, course_image(image), [LABELS.index(label) for label in selected], CAM_LAYER)
@@ -434,7 +382,7 @@ def write_references():
         "layer": CAM_LAYER,
         "normalization": {"mean": round(mean, 6), "std": round(std, 6)},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
-        "made_by": "python -m util.grading references (the solution cells of source/C3W3/C3W3_Assignment.ipynb)",
+        "made_by": "python -m util.grading references C3W3 (the solution cells of source/C3W3/C3W3_Assignment.ipynb)",
         "references": records,
     }
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
@@ -465,7 +413,7 @@ def references_current():
     return json.loads(MANIFEST.read_text()).get("weights_sha256") == weights_digest()
 
 
-# sample submissions: (student id, what is wrong, {grade_id: [(old, new), ...]})
+#: Sample submissions: student id -> (what is wrong, {grade_id: [(old, new), ...]}).
 SAMPLES = {
     "no_relu": (
         "grad_cam drops the ReLU before resizing, so negative evidence survives into the map",
@@ -485,219 +433,8 @@ SAMPLES = {
 }
 
 
-def _strip_solution_markers(source):
-    return "\n".join(
-        line for line in source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
-    )
-
-
-def write_samples(release=RELEASE_NOTEBOOK, out_dir=SAMPLES_DIR):
-    """Write <out_dir>/<id>/C3W3_Assignment.ipynb: the release filled with the solution plus one bug."""
-    import nbformat
-
-    solutions = {k: _strip_solution_markers(c.source) for k, c in _solution_cells().items()
-                 if c.metadata["nbgrader"].get("solution")}
-    for student, (why, edits) in SAMPLES.items():
-        nb = nbformat.read(release, as_version=4)
-        for cell in nb.cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if gid in solutions:
-                src = solutions[gid]
-                for old, new in edits.get(gid, []):
-                    if old not in src:
-                        raise ValueError(f"sample {student}: {old!r} not found in the solution of {gid}.")
-                    src = src.replace(old, new)
-                compile(src, f"<sample {student}: {gid}>", "exec")  # a sample's bug is in its logic, not its syntax
-                cell.source = src
-        nb.metadata["medxai_sample"] = why
-        out = Path(out_dir) / student / NOTEBOOK_NAME
-        out.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, out)
-        print(f"wrote {out} ({why})")
-
-
-# ----------------------------------------------------------------------------- nbgrader
-EXPECTED_GRADES = SAMPLES_DIR / "expected_grades.json"
-NBGRADER_TIMEOUT = 3600  # seconds for one nbgrader command (the cell timeout is in nbgrader_config.py)
-
-
-def nbgrader(*args, root=REPO_ROOT, check=True):
-    """Run ``nbgrader <args> --CourseDirectory.root=<root>`` in ``root``; return the CompletedProcess."""
-    import subprocess
-
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")  # nbgrader runs `alembic`
-    cmd = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=NBGRADER_TIMEOUT)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[2:])} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def normalize_release(folder):
-    """Make a generated release byte-for-byte reproducible: no outputs, no machine-dependent metadata."""
-    import nbformat
-
-    for path in sorted(Path(folder).glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        nb.metadata = nbformat.from_dict({
-            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        })
-        for cell in nb.cells:
-            cell.metadata.pop("execution", None)
-            cell.metadata.pop("collapsed", None)
-            cell.metadata.pop("scrolled", None)
-            if cell.cell_type == "code":
-                cell.outputs = []
-                cell.execution_count = None
-        nbformat.write(nb, path)
-    for junk in list(Path(folder).rglob("__pycache__")) + list(Path(folder).rglob(".ipynb_checkpoints")):
-        import shutil
-
-        shutil.rmtree(junk, ignore_errors=True)
-
-
-def generate_release(root=REPO_ROOT):
-    """``nbgrader generate_assignment C3W3 --force --no-db`` in ``root``, then :func:`normalize_release`.
-
-    ``--no-db``: making the release records nothing in a gradebook, so ``make release`` leaves no
-    ``gradebook.db`` in the repository.
-    """
-    nbgrader("generate_assignment", ASSIGNMENT, "--force", "--no-db", root=root)
-    out = Path(root) / "release" / ASSIGNMENT
-    normalize_release(out)
-    return out
-
-
-def make_course(root):
-    """A course root at ``root`` holding this repository's nbgrader_config.py and source/C3W3."""
-    import shutil
-
-    root = Path(root)
-    (root / "source").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(REPO_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO_ROOT / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    return root
-
-
-def sample_submissions():
-    """student id -> notebook: the source (full marks), the release (zero) and autograder/samples/*."""
-    subs = {"source": SOURCE_NOTEBOOK, "release": RELEASE_NOTEBOOK}
-    subs.update({p.parent.name: p for p in sorted(SAMPLES_DIR.glob(f"*/{NOTEBOOK_NAME}"))})
-    return subs
-
-
-def autograde(root, submissions, feedback=False):
-    """Autograde ``submissions`` (student id -> notebook path) through nbgrader in the course ``root``.
-
-    Makes the course (:func:`make_course`), runs ``nbgrader generate_assignment`` (which fills
-    ``root/gradebook.db``), copies each notebook to ``root/submitted/<id>/C3W3/``, runs **one**
-    ``nbgrader autograde C3W3 --create`` and, with ``feedback=True``, ``nbgrader generate_feedback``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per student: the score of each graded cell, ``total`` and ``seconds`` (the time its
-        notebook took, from the autograded files' modification times). ``df.attrs`` holds
-        ``elapsed`` (the autograde command's wall time), ``max_score`` and ``log``.
-    """
-    import shutil
-    import time
-
-    from nbgrader.api import Gradebook
-
-    root = make_course(root)
-    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root)
-    for student, nb in submissions.items():
-        dest = root / "submitted" / student / ASSIGNMENT
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(nb, dest / NOTEBOOK_NAME)
-    start = time.time()
-    proc = nbgrader("autograde", ASSIGNMENT, "--create", "--force", root=root)
-    elapsed = time.time() - start
-    if feedback:
-        nbgrader("generate_feedback", ASSIGNMENT, "--force", root=root)
-    rows = {}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        max_score = gb.find_assignment(ASSIGNMENT).max_score
-        for student in submissions:
-            nb = gb.find_submission_notebook(Path(NOTEBOOK_NAME).stem, ASSIGNMENT, student)
-            row = {g.name: g.score for g in nb.grades if g.max_score > 0}
-            row["total"] = gb.find_submission(ASSIGNMENT, student).score
-            rows[student] = row
-    done = sorted((p.stat().st_mtime, p.parent.parent.name)
-                  for p in (root / "autograded").glob(f"*/{ASSIGNMENT}/{NOTEBOOK_NAME}"))
-    previous = start
-    for mtime, student in done:
-        rows[student]["seconds"] = round(mtime - previous, 1)
-        previous = mtime
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.attrs.update(elapsed=elapsed, max_score=max_score, log=proc.stdout + proc.stderr)
-    return table
-
-
-def grade_samples(root=REPO_ROOT / "output" / "grading", feedback=True, students=None):
-    """Grade the source, the release and the sample submissions (``make demo`` prints this).
-
-    Parameters
-    ----------
-    root : path, default ``output/grading`` (git-ignored)
-        Course root to grade in; its earlier submissions, grades and feedback are removed first.
-    feedback : bool, default True
-        Also run ``nbgrader generate_feedback`` (HTML under ``root/feedback/<student>/C3W3/``).
-    students : list of str, optional
-        Subset of :func:`sample_submissions`' ids (each costs one run of the notebook, about
-        two minutes on two CPU cores); default all.
-
-    Returns the table of :func:`autograde`.
-    """
-    import shutil
-
-    root = Path(root)
-    submissions = sample_submissions()
-    if students is not None:
-        unknown = sorted(set(students) - set(submissions))
-        if unknown:
-            raise ValueError(f"unknown submissions {unknown}; choose from {sorted(submissions)}.")
-        submissions = {k: v for k, v in submissions.items() if k in students}
-    for sub in ("submitted", "autograded", "feedback", "gradebook.db"):
-        target = root / sub
-        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-    return autograde(root, submissions, feedback=feedback)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m util.grading", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["references", "samples", "notebook", "release", "grade", "check"],
-                        help="references: reference CAMs; samples: sample submissions (from release/); "
-                             "notebook: re-execute the source notebook in place; release: regenerate "
-                             "release/C3W3; grade: autograde source, release and samples in "
-                             "output/grading and print the grades; check: exit 1 if the references are stale")
-    args = parser.parse_args(argv)
-    if args.what == "check":
-        ok = references_current()
-        print("references are current" if ok else "references are stale: run `make references`")
-        return 0 if ok else 1
-    if args.what == "notebook":
-        from util.notebooks import execute_notebook
-
-        execute_notebook(SOURCE_NOTEBOOK)
-        print(f"executed {SOURCE_NOTEBOOK.relative_to(REPO_ROOT)}")
-    elif args.what == "references":
-        write_references()
-    elif args.what == "samples":
-        write_samples()
-    elif args.what == "release":
-        print(f"wrote {generate_release().relative_to(REPO_ROOT)}")
-    elif args.what == "grade":
-        table = grade_samples()
-        print(table.to_string())
-        print(f"autograde took {table.attrs['elapsed']:.0f} s; feedback in "
-              f"{(REPO_ROOT / 'output' / 'grading' / 'feedback').relative_to(REPO_ROOT)}/")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+#: The assignment's record: its files, solution cells, samples and reference writers.
+ASSIGNMENT = Assignment("C3W3", SOLUTION_IDS, SAMPLES, write_references, references_current)
+#: The reference heat maps, and their manifest (weights digest, normalisation, versions).
+REFERENCE_DIR = ASSIGNMENT.references_dir
+MANIFEST = REFERENCE_DIR / "manifest.json"
