@@ -11,8 +11,6 @@ import nbformat
 
 from util import grading
 
-#: One submission's autograde must fit in this many seconds (five minutes on CI).
-AUTOGRADE_BUDGET_S = 300
 
 
 # --------------------------------------------------------------------------- release (fast)
@@ -148,8 +146,3 @@ def assert_stated_points(assignment, grades, student):
     expected = {k: float(v) for k, v in stated.items() if k != "why"}
     got = {k: float(grades.loc[student, k]) for k in expected}
     assert got == expected, stated["why"]
-
-
-def assert_within_budget(grades):
-    slowest = grades["seconds"].max()
-    assert slowest <= AUTOGRADE_BUDGET_S, f"the slowest submission took {slowest:.0f} s to autograde"
