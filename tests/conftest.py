@@ -11,3 +11,15 @@ os.environ.pop("MEDXAI_DATA_DIR", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chestxray_data():
+    """Generate the phantoms once, before any test, rather than inside the first notebook kernel
+    that happens to need them (on a fresh clone that is an nbgrader run of an assignment)."""
+    from util.chestxray import ensure_chestxray_data
+
+    return ensure_chestxray_data()
