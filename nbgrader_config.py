@@ -38,6 +38,9 @@ c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 # for slower CI machines without letting a submission that loops forever hold
 # the grader for long.
 c.Execute.timeout = 600
+# A kernel's start (nbclient's default allows 60 s) can be slow on a fresh clone, where the first
+# imports from a new .venv run on two cores already busy with other notebooks.
+c.Execute.startup_timeout = 300
 
 # Files that must never be copied into a student's release or feedback.
 c.CourseDirectory.ignore = [
