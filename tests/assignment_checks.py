@@ -8,6 +8,7 @@ import shutil
 import sys
 
 import nbformat
+import pytest
 
 from util import grading
 
@@ -146,3 +147,42 @@ def assert_stated_points(assignment, grades, student):
     expected = {k: float(v) for k, v in stated.items() if k != "why"}
     got = {k: float(grades.loc[student, k]) for k in expected}
     assert got == expected, stated["why"]
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrise ``student`` over the submissions an :class:`AutogradeSuite` states grades for.
+
+    A test module that subclasses :class:`AutogradeSuite` imports this hook by name.
+    """
+    if "student" in metafunc.fixturenames and metafunc.cls is not None:
+        metafunc.parametrize("student", sorted(metafunc.cls.A.expected_grades()["submissions"]))
+
+
+class AutogradeSuite:
+    """nbgrader end to end for one assignment: validate, validate --invert, and one autograde of the
+    source, the release and the sample submissions in a temporary course root.
+
+    A test module subclasses it as ``class TestC1W1(AutogradeSuite): A = c1w1.ASSIGNMENT``.
+    """
+
+    A = None  # the assignment's record, set by the subclass
+
+    @pytest.fixture(scope="class")
+    def grades(self, tmp_path_factory):
+        """One `nbgrader autograde` run over every submission (source, release, samples)."""
+        return autograde_all(self.A, tmp_path_factory.mktemp(f"{self.A.name.lower()}-course"))
+
+    def test_validate_passes_on_source(self, tmp_path):
+        assert_validate_passes_on_source(self.A, tmp_path)
+
+    def test_validate_invert_on_release_shows_every_test_failing(self, tmp_path):
+        assert_validate_invert_fails_every_test_of_release(self.A, tmp_path)
+
+    def test_source_gets_full_marks(self, grades):
+        assert_source_full_marks(self.A, grades)
+
+    def test_release_gets_zero_without_crashing(self, grades):
+        assert_release_zero(grades)
+
+    def test_each_submission_gets_its_stated_points(self, grades, student):
+        assert_stated_points(self.A, grades, student)
