@@ -50,12 +50,13 @@ lab: $(STAMP)
 # Two stages: most steps at 224 px (half the cost of 320), then a short finish at the
 # inference size 320 with BatchNorm recalibration. See data/models/MODEL_CARD.md.
 TRAIN_STAGE1 := build/densenet121_stage1.weights.h5
+TRAIN_OUT ?= data/models/densenet121_phantoms.weights.h5
 train: $(STAMP)
 	mkdir -p build
-	$(BIN)/python -m util.train --size 224 --steps 240 --lr 1e-3 --seed 0 \
+	$(BIN)/python -m util.train --size 224 --steps 300 --lr 1e-3 --lr-final 1e-4 --seed 0 \
 		--recalibrate-batches 0 --eval-n 0 --out $(TRAIN_STAGE1)
-	$(BIN)/python -m util.train --size 320 --steps 16 --lr 3e-4 --seed 1 --init $(TRAIN_STAGE1) \
-		--recalibrate-batches 24 --eval-n 128 --out data/models/densenet121_phantoms.weights.h5
+	$(BIN)/python -m util.train --size 320 --steps 24 --lr 1e-4 --seed 1 --init $(TRAIN_STAGE1) \
+		--recalibrate-batches 24 --eval-n 128 --out $(TRAIN_OUT)
 
 # The small ordinal CNN of the retinopathy case study (about 10 min on 2 CPU cores).
 train-fundus: $(STAMP)

@@ -127,7 +127,7 @@ def _result():
     ]
     rows[1].update(scored=0, pointing_game=float("nan"), energy=float("nan"), mask_share=float("nan"))
     return {"rows": rows, "mean_auc": 0.9, "n": 20, "size": 320, "floor": 0.15, "threshold": 0.5,
-            "max_cams": 50, "tolerance": 15, "mean": 118.0, "std": 62.0}
+            "max_cams": 50, "tolerance": 15, "mean": 118.0, "std": 62.0, "weights_sha256": "ab" * 32}
 
 
 def test_metrics_table_and_card_update(tmp_path):
@@ -135,6 +135,7 @@ def test_metrics_table_and_card_update(tmp_path):
 
     block = metrics_table(_result())
     assert block.startswith(MARK_START) and block.endswith(MARK_END)
+    assert f"Weights SHA-256 `{'ab' * 32}`" in block  # which weights the numbers describe
     assert "| Cardiomegaly | 10 | 0.900 | 4 | 0.50 | 0.25 | 0.010 |" in block
     assert "| Hernia | 10 | 0.900 | 0 | — | — | — |" in block
     assert "| **Mean** | | **0.900** | 4 | 0.50 | 0.25 | |" in block

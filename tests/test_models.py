@@ -177,6 +177,21 @@ def test_recalibrate_batchnorm_sets_the_average_of_batch_statistics():
     assert batchnorm_layers(model) == [bn]
 
 
+def test_learning_rate_schedule_constant_or_cosine_to_the_final_value():
+    from util.train import learning_rate_schedule
+
+    assert learning_rate_schedule(1e-3, None, 300) == 1e-3
+    cosine = learning_rate_schedule(1e-3, 1e-4, 300)
+    values = [float(cosine(step)) for step in (0, 150, 300, 1000)]
+    assert values[0] == pytest.approx(1e-3)
+    assert values[1] == pytest.approx(0.5 * (1e-3 + 1e-4))  # half-way down the cosine
+    assert values[2] == pytest.approx(1e-4) and values[3] == pytest.approx(1e-4)  # holds after the run
+    with pytest.raises(ValueError, match="--lr-final"):
+        learning_rate_schedule(1e-3, 2e-3, 10)
+    with pytest.raises(ValueError, match="--lr must be > 0"):
+        learning_rate_schedule(0.0, None, 10)
+
+
 def test_make_batch_is_seeded_and_oversamples():
     from util.train import TRAIN_SEED_HI, TRAIN_SEED_LO, make_batch, sampling_rates
 
@@ -222,6 +237,9 @@ def test_train_smoke_run_writes_loadable_weights(tmp_path):
     assert evaluate_main(["--weights", str(out), "--n", "8", "--size", "64", "--max-cams", "1", "--threshold", "0", "--card", str(card)]) == 0
     text = card.read_text()
     assert "old" not in text and text.endswith("Footer\n") and text.count("| Cardiomegaly |") == 1
+    from util.models import weights_digest
+
+    assert f"Weights SHA-256 `{weights_digest(out)}`" in text
 
     # a fresh interpreter loads it writing nothing to stderr (load time: benchmarks/bench_model.py)
     code = f"from util.models import load_C3M3_model; load_C3M3_model(weights_path={str(out)!r}); print('loaded')"

@@ -20,6 +20,17 @@ def test_weights_file_is_one_small_file():
     assert WEIGHTS_FILE.stat().st_size <= 30 * 2**20
 
 
+def test_model_card_table_was_made_with_these_weights():
+    from util.evaluate import CARD_FILE, MARK_END, MARK_START
+    from util.models import weights_digest
+
+    text = CARD_FILE.read_text(encoding="utf-8")
+    table = text[text.index(MARK_START) : text.index(MARK_END)]
+    assert f"Weights SHA-256 `{weights_digest()}`" in table, (
+        f"{CARD_FILE.name}'s metrics table was made with other weights: run `make evaluate` and commit the card"
+    )
+
+
 @pytest.fixture(scope="module")
 def test_split_predictions():
     from util.chestxray import ensure_chestxray_data, load_split

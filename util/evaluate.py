@@ -101,7 +101,7 @@ def evaluate(
         ``mean_auc``, ``n``, ``seconds``, ``mean``, ``std``.
     """
     from util.metrics import energy_pointing, pointing_game
-    from util.models import load_C3M3_model, standardize
+    from util.models import load_C3M3_model, standardize, weights_digest
     from util.phantoms import generate_phantom
     from util.train import per_label_auc, phantom_mean_std
 
@@ -160,6 +160,7 @@ def evaluate(
         "max_cams": max_cams,
         "mean": mean,
         "std": std,
+        "weights_sha256": weights_digest(weights),
         "seconds": time.perf_counter() - t0,
     }
 
@@ -173,6 +174,7 @@ def metrics_table(result):
     rows = result["rows"]
     lines = [
         MARK_START,
+        f"Weights SHA-256 `{result['weights_sha256']}`. "
         f"Held-out phantoms: n = {result['n']} at {result['size']}×{result['size']}, image seeds "
         f"2**42 + i, findings forced with probability max(prevalence, {result['floor']}); "
         f"normalisation mean {result['mean']:.2f}, std {result['std']:.2f}. "

@@ -55,6 +55,17 @@ CAM_LAYER = "conv5_block16_concat"
 WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "data" / "models" / "densenet121_phantoms.weights.h5"
 
 
+def weights_digest(path=None):
+    """SHA-256 (hex) of a weights file, by default the shipped course model's.
+
+    The model card and the C3W3 references record it, so a test can tell when
+    they were made with other weights.
+    """
+    import hashlib
+
+    return hashlib.sha256(Path(path if path is not None else WEIGHTS_FILE).read_bytes()).hexdigest()
+
+
 def _quiet_tensorflow():
     """Import keras with TensorFlow's and absl's start-up chatter silenced."""
     import logging

@@ -619,7 +619,7 @@ def _draw_nodule(rng, ctx):
     radius = 0.5 * rng.uniform(0.9, 1.9) * CM  # 8-17 px at 320 px, under 3 cm
     cx, cy = _sample_inside(rng, ctx["lungs"], radius * 1.2)
     mask, prof = _blob(ctx, cx, cy, radius, ctx["lungs"], 0.05, rng.uniform(0, 6.3, 2))
-    return mask, 0.22 * np.sqrt(prof), None
+    return mask, 0.30 * np.sqrt(prof), None
 
 
 def _draw_mass(rng, ctx):
@@ -725,7 +725,7 @@ def _draw_infiltration(rng, ctx):
     mask = np.zeros(ctx["lungs"].shape, dtype=bool)
     mask[sl] = (q < 1.0) & lung
     dens = np.zeros(mask.shape)
-    dens[sl] = ndimage.gaussian_filter(0.18 * patchy, 0.006 * size, truncate=2.5) * lung
+    dens[sl] = ndimage.gaussian_filter(0.22 * patchy, 0.006 * size, truncate=2.5) * lung
     return mask, dens, None
 
 
@@ -818,7 +818,10 @@ def _draw_pleural_thickening(rng, ctx):
         band &= (y > g.apex + 0.2 * g.height) & (y < g.base(s) - 0.05) & (s * (x - g.cx) > 0.6 * g.hw)
     if not band.any():
         band = lung & ~inner
-    return band, 0.26 * band, None
+    # Denser than the chest wall and lumpy (plaque-like): a uniform band of soft-tissue
+    # density only looks like a smaller lung, which no model can tell from anatomy.
+    lumps = 0.85 + 0.3 * np.clip(_smooth_noise(rng, band.shape, 0.03 * ctx["size"]), -1.0, 1.0)
+    return band, 0.36 * lumps * band, None
 
 
 def _draw_fibrosis(rng, ctx):

@@ -5,7 +5,7 @@ Usage
 ::
 
     python -m util.train [--size 256] [--steps 400] [--batch-size 16] [--seed 0]
-                         [--lr 1e-3] [--floor 0.15] [--init WEIGHTS]
+                         [--lr 1e-3] [--lr-final LR] [--floor 0.15] [--init WEIGHTS]
                          [--recalibrate-batches 24] [--recalibrate-size 320]
                          [--eval-n 128] [--log-every 10]
                          [--out data/models/densenet121_phantoms.weights.h5]
@@ -28,7 +28,8 @@ What it does
    a notebook measures on its own sample works as well.
 3. **Loss and optimiser.** :func:`util.models.get_weighted_loss` with balanced
    weights for the *training* sampling rates ``q`` (``pos = 1 - q``,
-   ``neg = q``), Adam with learning rate ``--lr``.
+   ``neg = q``), Adam with learning rate ``--lr`` (constant, or cosine-decayed
+   to ``--lr-final`` over the run).
 4. **BatchNorm recalibration.** A network trained from scratch for a few
    hundred steps has BatchNorm moving statistics that lag far behind its
    weights (momentum 0.99), and its inference-mode predictions collapse to
@@ -229,12 +230,40 @@ def _report(tag, y, p):
 # --------------------------------------------------------------------------- training
 
 
+def learning_rate_schedule(lr, lr_final, steps):
+    """Constant ``lr``, or a cosine decay from ``lr`` to ``lr_final`` over ``steps``.
+
+    Parameters
+    ----------
+    lr : float
+        Initial (or constant) learning rate, > 0.
+    lr_final : float or None
+        Learning rate reached at the last step; None keeps ``lr`` constant.
+    steps : int
+        Number of optimiser steps the decay spans.
+
+    Returns
+    -------
+    float or keras.optimizers.schedules.LearningRateSchedule
+    """
+    import keras
+
+    if not lr > 0:
+        raise ValueError(f"--lr must be > 0; got {lr}.")
+    if lr_final is None:
+        return lr
+    if not 0 <= lr_final <= lr:
+        raise ValueError(f"--lr-final must be in [0, --lr] = [0, {lr}]; got {lr_final}.")
+    return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(steps, 1), alpha=lr_final / lr)
+
+
 def train(
     size=256,
     steps=400,
     batch_size=16,
     seed=0,
     lr=1e-3,
+    lr_final=None,
     floor=0.15,
     out=None,
     init=None,
@@ -277,7 +306,7 @@ def train(
         model.load_weights(str(init))
         print(f"initialised from {init}", flush=True)
     loss_fn = get_weighted_loss(1.0 - rates, rates)
-    optimizer = keras.optimizers.Adam(learning_rate=lr)
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate_schedule(lr, lr_final, steps))
 
     def train_step(x, y):
         with tf.GradientTape() as tape:
@@ -351,6 +380,10 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="run seed: initialisation and image seeds (default 0)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    parser.add_argument(
+        "--lr-final", type=float, default=None,
+        help="cosine-decay the learning rate from --lr to this value over --steps (default: constant --lr)",
+    )
     parser.add_argument("--floor", type=float, default=0.15, help="minimum per-label sampling rate (default 0.15)")
     parser.add_argument("--init", default=None, help="start from these weights (.weights.h5) instead of random")
     parser.add_argument("--recalibrate-batches", type=int, default=24, help="batches for BatchNorm recalibration (0 skips; default 24)")
@@ -365,6 +398,7 @@ def main(argv=None):
         batch_size=args.batch_size,
         seed=args.seed,
         lr=args.lr,
+        lr_final=args.lr_final,
         floor=args.floor,
         out=args.out,
         init=args.init,
