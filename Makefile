@@ -17,7 +17,7 @@ help:
 	@echo "make test   set up .venv and run every test"
 	@echo "make data   generate the chest X-ray phantoms (data/chestxray/) if they are missing"
 	@echo "make lab    start JupyterLab in this repository"
-	@echo "make train  train the course DenseNet121 on fresh phantoms (CPU: about 90 min) into data/models/"
+	@echo "make train  train the course DenseNet121 on fresh phantoms (about 65 min on 2 CPU cores) into data/models/"
 	@echo "make evaluate  regenerate the metrics table of data/models/MODEL_CARD.md"
 	@echo "make notebooks re-execute the lecture notebooks in notebooks/ in place (after a model change)"
 	@echo "make bench  run the benchmarks in benchmarks/ (they print measured ratios)"
