@@ -35,6 +35,7 @@ import pandas as pd  # noqa: E402
 
 from util.grading.core import Assignment, NullIO, quiet, solution_namespace  # noqa: E402
 from util.labels import LABELS  # noqa: E402
+from util.models import weights_digest  # noqa: E402  (recorded with the references)
 from util.paths import REPO_ROOT  # noqa: E402
 
 __all__ = [
@@ -121,13 +122,6 @@ def course_image(name):
 
     mean, std = course_normalization()
     return load_image_normalize(image_dir() / name, mean, std)
-
-
-def weights_digest():
-    """SHA-256 of the course model's weights file (recorded with the references)."""
-    from util.models import weights_digest as digest
-
-    return digest()
 
 
 def _reference_path(kind, image, label):
