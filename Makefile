@@ -80,21 +80,21 @@ clean-output:
 # nbgrader: release/<A> from source/<A> for every assignment (generate_assignment --force --no-db,
 # then normalised so that it is byte-for-byte reproducible; tests/test_<a>_release.py check it).
 release: $(STAMP)
-	$(BIN)/python -m util.grading release
+	$(BIN)/python -m grading release
 
 # Instructor: grade the submissions collected in submitted/<student>/$(ASSIGNMENT)/ (git-ignored),
 # write autograded/, gradebook.db and feedback/ in the repository root. One assignment per run:
 # make autograde ASSIGNMENT=C1W1 (default C3W3).
 ASSIGNMENT ?= C3W3
 autograde: $(STAMP)
-	$(BIN)/python -m util.grading autograde $(ASSIGNMENT)
+	$(BIN)/python -m grading autograde $(ASSIGNMENT)
 
 # After the course model changes: C3W3's reference CAMs from its solution, every source notebook's
 # stored outputs (C1W1's AUCs and Grad-CAMs, C3W3's maps), the releases, and the sample submissions,
 # in that order (each command does every assignment; C1W1's checks need no stored references).
 references: $(STAMP)
-	$(BIN)/python -m util.grading references
-	$(BIN)/python -m util.grading notebook
-	$(BIN)/python -m util.grading release
-	$(BIN)/python -m util.grading samples
+	$(BIN)/python -m grading references
+	$(BIN)/python -m grading notebook
+	$(BIN)/python -m grading release
+	$(BIN)/python -m grading samples
 	$(BIN)/python -m util.notebooks

@@ -10,7 +10,7 @@ import sys
 import nbformat
 import pytest
 
-from util import grading
+import grading
 
 
 
@@ -38,7 +38,7 @@ def assert_release_is_fresh(assignment, fresh):
 def assert_release_keeps_secrets(assignment, secrets):
     """No solution, hidden test or grader file in the release; only the notebook and public_tests.py."""
     text = assignment.release_notebook.read_text()
-    for secret in ["BEGIN SOLUTION", "HIDDEN TESTS", "util.grading", *secrets]:
+    for secret in ["BEGIN SOLUTION", "HIDDEN TESTS", "grading", *secrets]:
         assert secret not in text, f"release/{assignment.name} contains {secret!r}"
     names = {p.name for p in assignment.release_dir.rglob("*")}
     assert names == {assignment.notebook_name, "public_tests.py"}, names
@@ -81,7 +81,7 @@ def assert_source_executed_cleanly(assignment):
             continue
         assert cell.execution_count is not None, (
             f"cell {index} of {assignment.source_notebook.name} has not been run; "
-            f"run `python -m util.grading notebook {assignment.name}`."
+            f"run `python -m grading notebook {assignment.name}`."
         )
         for out in cell.outputs:
             assert out.output_type != "error", f"cell {index} stored an error"
@@ -89,13 +89,13 @@ def assert_source_executed_cleanly(assignment):
 
 
 def assert_samples_current(assignment, tmp_path):
-    """The committed samples are what `python -m util.grading samples` writes now."""
+    """The committed samples are what `python -m grading samples` writes now."""
     grading.write_samples(assignment, out_dir=tmp_path)
     for student in assignment.samples:
         fresh = tmp_path / student / assignment.notebook_name
         kept = assignment.samples_dir / student / assignment.notebook_name
         assert kept.read_bytes() == fresh.read_bytes(), (
-            f"{kept} is stale; run `python -m util.grading samples {assignment.name}`."
+            f"{kept} is stale; run `python -m grading samples {assignment.name}`."
         )
     expected = set(assignment.expected_grades()["submissions"])
     assert expected == {"source", "release", *assignment.samples}, (

@@ -6,7 +6,7 @@ minutes on two CPU cores."""
 import pytest
 
 from assignment_checks import AutogradeSuite, pytest_generate_tests  # noqa: F401  (the hook parametrises student)
-from util.grading import c1w1
+from grading import c1w1
 
 pytestmark = pytest.mark.slow
 

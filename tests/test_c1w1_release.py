@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import assignment_checks as checks
-from util.grading import c1w1
+from grading import c1w1
 
 A = c1w1.ASSIGNMENT
 SOLUTION_IDS = ["check_for_leakage", "compute_class_freqs", "get_weighted_loss"]
@@ -127,7 +127,7 @@ def test_check_weighted_loss_epsilon_rejects_no_epsilon_and_a_fixed_epsilon():
 
 def test_checks_agree_with_the_library_versions_in_util_models():
     """util.models' compute_class_freqs and get_weighted_loss (which train the course model) pass the
-    checks, whose references are written independently in util.grading.c1w1."""
+    checks, whose references are written independently in grading.c1w1."""
     from util.models import compute_class_freqs, get_weighted_loss
 
     c1w1.check_class_freqs(compute_class_freqs)

@@ -6,7 +6,7 @@ minutes on two CPU cores."""
 import pytest
 
 from assignment_checks import AutogradeSuite, pytest_generate_tests  # noqa: F401  (the hook parametrises student)
-from util.grading import c3w3
+from grading import c3w3
 
 pytestmark = pytest.mark.slow
 

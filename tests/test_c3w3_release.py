@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import assignment_checks as checks
-from util.grading import c3w3
+from grading import c3w3
 
 A = c3w3.ASSIGNMENT
 SOLUTION_IDS = ["grad_cam", "compute_gradcam", "permute_feature", "permutation_importance"]

@@ -128,7 +128,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "output", help="output folder")
     parser.add_argument("--no-grading", action="store_true",
-                        help="skip step 4 (release and autograding take several minutes)")
+                        help="accepted for compatibility; grading is `python -m grading demo` (make demo runs it)")
     args = parser.parse_args(argv)
 
     from util.chestxray import ensure_chestxray_data
@@ -149,41 +149,6 @@ def main(argv=None):
 
     gallery = draw_gallery(folder, args.out / "gallery.png")
     print(f"Gallery of sample images with lesion outlines: {gallery}")
-    if not args.no_grading:
-        grade_sample_submissions(args.out / "grading")
-
-
-def grade_sample_submissions(root, assignment="C3W3"):
-    """Regenerate every release, autograde one assignment's sample submissions, print their grades.
-
-    Parameters
-    ----------
-    root : pathlib.Path
-        Folder the grading happens in: the course root is ``root/<assignment>``
-        (submissions, gradebook, feedback).
-    assignment : str, default "C3W3"
-        The assignment whose samples are graded (``util.grading.ASSIGNMENT_NAMES``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The grade table of :func:`util.grading.grade_samples`.
-    """
-    from util import grading
-
-    chosen = grading.get_assignment(assignment)
-    for each in grading.all_assignments():
-        release = grading.generate_release(each)
-        print(f"\nRegenerated {release.relative_to(REPO_ROOT)} from source/{each.name} (nbgrader generate_assignment)")
-    students = list(grading.sample_submissions(chosen))
-    print(f"Autograding {len(students)} submissions of {chosen.name} with nbgrader ({', '.join(students)}); "
-          "about 2 min each...")
-    course = Path(root) / chosen.name
-    table = grading.grade_samples(chosen, course)
-    print(table.to_string())
-    print(f"autograde took {table.attrs['elapsed']:.0f} s; max score {table.attrs['max_score']:g}")
-    print(f"Feedback HTML: {course / 'feedback'}/<student>/{chosen.name}/")
-    return table
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Hidden tests and references of the C3W3 assignment ("Model Interpretation Methods").
 
 The hidden tests of ``source/C3W3/C3W3_Assignment.ipynb`` call the ``check_*``
-functions here (``from util.grading.c3w3 import check_grad_cam``); the reference
+functions here (``from grading.c3w3 import check_grad_cam``); the reference
 heat maps they compare with live in ``autograder/C3W3/references/`` and are
 written from the **solution notebook's own functions**::
 
-    python -m util.grading references C3W3  # reference CAMs from the solution's grad_cam/compute_gradcam
-    python -m util.grading samples C3W3     # sample submissions (autograder/C3W3/samples/)
-    python -m util.grading notebook C3W3    # re-execute the source notebook in place (stored outputs)
+    python -m grading references C3W3  # reference CAMs from the solution's grad_cam/compute_gradcam
+    python -m grading samples C3W3     # sample submissions (autograder/C3W3/samples/)
+    python -m grading notebook C3W3    # re-execute the source notebook in place (stored outputs)
 
 Run ``make references`` after the course model (``data/models/...weights.h5``)
 changes: it runs ``references``, ``notebook``, ``release`` and ``samples`` in
@@ -33,7 +33,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from util.grading.core import Assignment, NullIO, quiet, solution_namespace  # noqa: E402
+from grading.core import Assignment, NullIO, quiet, solution_namespace  # noqa: E402
 from util.labels import LABELS  # noqa: E402
 from util.models import weights_digest  # noqa: E402  (recorded with the references)
 from util.paths import REPO_ROOT  # noqa: E402
@@ -375,7 +375,7 @@ def write_references():
         "layer": CAM_LAYER,
         "normalization": {"mean": round(mean, 6), "std": round(std, 6)},
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
-        "made_by": "python -m util.grading references C3W3 (the solution cells of source/C3W3/C3W3_Assignment.ipynb)",
+        "made_by": "python -m grading references C3W3 (the solution cells of source/C3W3/C3W3_Assignment.ipynb)",
         "references": records,
     }
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")

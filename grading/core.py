@@ -11,7 +11,7 @@ The functions here run nbgrader's own commands (``generate_assignment``, ``autog
 ``generate_feedback``, ``validate``) on an assignment, in the repository or in a temporary course
 root, and read the grades back from nbgrader's gradebook. What is particular to an assignment (its
 ``check_*`` functions, its sample bugs, its references) lives in its own module
-(:mod:`util.grading.c1w1`, :mod:`util.grading.c3w3`).
+(:mod:`grading.c1w1`, :mod:`grading.c3w3`).
 """
 
 from __future__ import annotations
@@ -71,10 +71,10 @@ class Assignment:
         is the release filled with the solutions, with the ``old`` text of a solution replaced by
         ``new`` (:func:`write_samples`).
     write_references : callable, optional
-        Writes ``autograder/<name>/references/`` (``python -m util.grading references``); None when
+        Writes ``autograder/<name>/references/`` (``python -m grading references``); None when
         the hidden checks compute their references themselves.
     references_current : callable, optional
-        Returns False when the stored references are stale (``python -m util.grading check``).
+        Returns False when the stored references are stale (``python -m grading check``).
     """
 
     name: str
@@ -172,7 +172,7 @@ def solution_namespace(assignment):
         for grade_id in assignment.solution_ids:
             if grade_id not in cells:
                 raise KeyError(f"{path} has no cell with grade_id {grade_id!r}; "
-                               f"update solution_ids of {assignment.name} in util/grading/.")
+                               f"update solution_ids of {assignment.name} in grading/.")
             code = "\n".join(line for line in cells[grade_id].source.splitlines()
                              if not line.lstrip().startswith("%"))
             exec(compile(code, f"<{path.name}:{grade_id}>", "exec"), ns)
@@ -197,7 +197,7 @@ def write_samples(assignment, out_dir=None):
     ------
     ValueError
         A sample's ``old`` text is not in the solution it edits (the solution changed: update the
-        sample in util/grading/<assignment>.py).
+        sample in grading/<assignment>.py).
     """
     import nbformat
 
@@ -216,7 +216,7 @@ def write_samples(assignment, out_dir=None):
                 for old, new in edits.get(gid, []):
                     if old not in src:
                         raise ValueError(f"sample {student} of {assignment.name}: {old!r} is not in the "
-                                         f"solution of {gid}; update the sample in util/grading/.")
+                                         f"solution of {gid}; update the sample in grading/.")
                     src = src.replace(old, new)
                 compile(src, f"<sample {student}: {gid}>", "exec")  # a sample's bug is in its logic, not its syntax
                 cell.source = src

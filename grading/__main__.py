@@ -1,12 +1,12 @@
-"""Command line of :mod:`util.grading`: ``python -m util.grading <what> [ASSIGNMENT ...]``."""
+"""Command line of :mod:`grading`: ``python -m grading <what> [ASSIGNMENT ...]``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from util.grading import ASSIGNMENT_NAMES, all_assignments, get_assignment
-from util.grading.core import autograde_collected, generate_release, grade_samples, write_samples
+from grading import ASSIGNMENT_NAMES, all_assignments, get_assignment
+from grading.core import autograde_collected, generate_release, grade_samples, write_samples
 from util.paths import REPO_ROOT
 
 _HELP = {
@@ -22,7 +22,7 @@ _HELP = {
 
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="python -m util.grading",
+        prog="python -m grading",
         description="Release, reference outputs, sample submissions and autograding of the course's assignments.",
         epilog="\n".join(f"{k:<11} {v}" for k, v in _HELP.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -47,7 +47,7 @@ def main(argv=None):
         parser.error(str(err))
     if args.what == "autograde":
         if len(args.assignments) != 1:
-            parser.error(f"autograde grades one assignment: name it, e.g. `python -m util.grading autograde C1W1` "
+            parser.error(f"autograde grades one assignment: name it, e.g. `python -m grading autograde C1W1` "
                          f"(make autograde ASSIGNMENT=C1W1); choose from {', '.join(ASSIGNMENT_NAMES)}.")
         try:
             found = autograde_collected(chosen[0])

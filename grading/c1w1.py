@@ -1,7 +1,7 @@
 """Hidden tests of the C1W1 assignment ("Chest X-ray medical diagnosis").
 
 The hidden tests of ``source/C1W1/C1W1_Assignment.ipynb`` call the ``check_*``
-functions here, e.g. ``from util.grading.c1w1 import check_leakage``. They run
+functions here, e.g. ``from grading.c1w1 import check_leakage``. They run
 the student's functions on inputs the visible tests (``source/C1W1/public_tests.py``)
 do not use, and compare them with **NumPy references written in this module**.
 
@@ -28,7 +28,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from util.grading.core import Assignment, quiet  # noqa: E402
+from grading.core import Assignment, quiet  # noqa: E402
 
 __all__ = [
     "ASSIGNMENT",

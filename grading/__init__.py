@@ -1,28 +1,28 @@
 """Grading of the course's nbgrader assignments.
 
-* :mod:`util.grading.core` — what every assignment shares: the :class:`Assignment` record of its
+* :mod:`grading.core` — what every assignment shares: the :class:`Assignment` record of its
   files, nbgrader's commands (release, autograde, feedback), sample submissions.
 * one module per assignment — its hidden-test ``check_*`` functions, tolerances, sample bugs and
-  reference writers: :mod:`util.grading.c1w1` ("Chest X-ray medical diagnosis") and
-  :mod:`util.grading.c3w3` ("Model interpretation methods"). A source notebook's hidden tests import
-  from there, e.g. ``from util.grading.c1w1 import check_leakage``.
+  reference writers: :mod:`grading.c1w1` ("Chest X-ray medical diagnosis") and
+  :mod:`grading.c3w3` ("Model interpretation methods"). A source notebook's hidden tests import
+  from there, e.g. ``from grading.c1w1 import check_leakage``.
 
-Command line (``python -m util.grading --help``)::
+Command line (``python -m grading --help``)::
 
-    python -m util.grading release [C1W1 ...]     # regenerate release/<name> (all by default) = make release
-    python -m util.grading notebook [C1W1 ...]    # re-execute source notebooks in place (stored outputs)
-    python -m util.grading references [C3W3 ...]  # reference outputs of the assignments that store some
-    python -m util.grading samples [C1W1 ...]     # sample submissions, from the release and the solutions
-    python -m util.grading grade C1W1             # autograde source, release and samples; print the grades
-    python -m util.grading check [C3W3 ...]       # exit 1 if stored references are stale
-    python -m util.grading autograde C1W1         # instructor: grade submitted/*/C1W1 (make autograde)
+    python -m grading release [C1W1 ...]     # regenerate release/<name> (all by default) = make release
+    python -m grading notebook [C1W1 ...]    # re-execute source notebooks in place (stored outputs)
+    python -m grading references [C3W3 ...]  # reference outputs of the assignments that store some
+    python -m grading samples [C1W1 ...]     # sample submissions, from the release and the solutions
+    python -m grading grade C1W1             # autograde source, release and samples; print the grades
+    python -m grading check [C3W3 ...]       # exit 1 if stored references are stale
+    python -m grading autograde C1W1         # instructor: grade submitted/*/C1W1 (make autograde)
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 
-from util.grading.core import (  # noqa: F401  (the package's public API)
+from grading.core import (  # noqa: F401  (the package's public API)
     Assignment,
     autograde,
     autograde_collected,
@@ -53,8 +53,8 @@ __all__ = [
 
 #: nbgrader assignment id -> the module holding its ``ASSIGNMENT`` record and checks.
 _MODULES = {
-    "C1W1": "util.grading.c1w1",
-    "C3W3": "util.grading.c3w3",
+    "C1W1": "grading.c1w1",
+    "C3W3": "grading.c3w3",
 }
 
 #: The course's assignments, in course order.
