@@ -53,9 +53,9 @@ TRAIN_STAGE1 := build/densenet121_stage1.weights.h5
 TRAIN_OUT ?= data/models/densenet121_phantoms.weights.h5
 train: $(STAMP)
 	mkdir -p build
-	$(BIN)/python -m util.train --size 224 --steps 300 --lr 1e-3 --lr-final 1e-4 --seed 0 \
+	$(BIN)/python -m training.train --size 224 --steps 300 --lr 1e-3 --lr-final 1e-4 --seed 0 \
 		--recalibrate-batches 0 --eval-n 0 --out $(TRAIN_STAGE1)
-	$(BIN)/python -m util.train --size 320 --steps 24 --lr 1e-4 --seed 1 --init $(TRAIN_STAGE1) \
+	$(BIN)/python -m training.train --size 320 --steps 24 --lr 1e-4 --seed 1 --init $(TRAIN_STAGE1) \
 		--recalibrate-batches 24 --eval-n 128 --out $(TRAIN_OUT)
 
 # The small ordinal CNN of the retinopathy case study (about 10 min on 2 CPU cores).
@@ -63,7 +63,7 @@ train-fundus: $(STAMP)
 	$(BIN)/python -m util.train_fundus --size 128 --steps 300 --batch-size 32 --seed 0
 
 evaluate: $(STAMP)
-	$(BIN)/python -m util.evaluate
+	$(BIN)/python -m training.evaluate
 
 # Re-execute the lecture notebooks in place (their stored outputs are what nbval compares).
 notebooks: $(STAMP)
@@ -98,3 +98,16 @@ references: $(STAMP)
 	$(BIN)/python -m grading release
 	$(BIN)/python -m grading samples
 	$(BIN)/python -m util.notebooks
+
+.PHONY: student lab-student
+
+# What students get, and nothing else (grading/student.py): dist/student/ and dist/student.zip with
+# release/<A>/, util/, the model weights and cards, a student README, pyproject.toml and constraints.
+student: $(STAMP)
+	$(BIN)/python -m grading.student
+
+# JupyterLab in dist/student/ (after make student), the notebooks importing the bundle's util:
+# exactly the files students get. `make lab` stays the instructor's view of the whole repository.
+lab-student: $(STAMP)
+	@test -d dist/student || { echo "dist/student/ is missing: run make student first"; exit 1; }
+	cd dist/student && PYTHONPATH="$(CURDIR)/dist/student" "$(CURDIR)/$(BIN)/jupyter" lab

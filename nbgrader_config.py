@@ -6,6 +6,12 @@ instructor's notebooks, ``release/<assignment>/`` the student versions
 ``gradebook.db`` appear here when an instructor grades (they are git-ignored).
 The tests grade in a temporary copy instead: they pass
 ``--CourseDirectory.root=<tmp>``, which overrides the root set here.
+
+Students receive assignments through nbgrader's exchange: a folder the course
+owns, ``exchange/`` in the course root (git-ignored; ``nbgrader release_assignment``
+creates it), or the folder named by the environment variable ``MEDXAI_EXCHANGE``
+(e.g. a shared ``/srv/nbgrader/exchange`` on a multi-user machine). Only an
+assignment's notebook and ``public_tests.py`` are released, submitted and collected.
 """
 
 import os
@@ -32,6 +38,11 @@ if _bin not in os.environ.get("PATH", "").split(os.pathsep):
 c.CourseDirectory.course_id = "medxai-course"
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 
+# The exchange (release_assignment -> fetch_assignment, submit -> collect): the course's own folder
+# unless MEDXAI_EXCHANGE names another. nbgrader's default (/usr/local/share/nbgrader/exchange) is
+# shared by every course on the machine and needs root to create.
+c.Exchange.root = os.environ.get("MEDXAI_EXCHANGE") or str(Path(__file__).resolve().parent / "exchange")
+
 # The slowest cell of C3W3 (compute_gradcam on three films: six Grad-CAMs of
 # DenseNet121 at 320x320 on CPU) took 48 s on two CPU cores shared with a
 # training run; the graded test cells take 20-22 s. 600 s leaves a wide margin
@@ -49,6 +60,10 @@ c.CourseDirectory.ignore = [
     "__pycache__",
     "feedback",
 ]
+# What the exchange copies (release_assignment, submit, collect): the assignment's notebook and its
+# visible tests, nothing else that might lie in release/<A>/ or in a student's folder
+# (timestamp.txt: the time stamp `nbgrader submit` adds, which `collect` copies along).
+c.CourseDirectory.include = ["*.ipynb", "public_tests.py", "timestamp.txt"]
 
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE\nraise NotImplementedError()",

@@ -117,7 +117,7 @@ def test_evaluate_localization_aggregates():
         evaluate_localization(cams, [mask])
 
 
-# --------------------------------------------------------------------------- model card table (util.evaluate)
+# --------------------------------------------------------------------------- model card table (training.evaluate)
 
 
 def _result():
@@ -131,7 +131,7 @@ def _result():
 
 
 def test_metrics_table_and_card_update(tmp_path):
-    from util.evaluate import MARK_END, MARK_START, metrics_table, update_card
+    from training.evaluate import MARK_END, MARK_START, metrics_table, update_card
 
     block = metrics_table(_result())
     assert block.startswith(MARK_START) and block.endswith(MARK_END)
@@ -158,8 +158,8 @@ def test_metrics_table_and_card_update(tmp_path):
 
 
 def test_eval_seeds_are_disjoint_from_training():
-    from util.evaluate import EVAL_SEED_BASE, eval_findings
-    from util.train import TRAIN_SEED_HI, TRAIN_SEED_LO
+    from training.evaluate import EVAL_SEED_BASE, eval_findings
+    from training.train import TRAIN_SEED_HI, TRAIN_SEED_LO
 
     assert EVAL_SEED_BASE >= TRAIN_SEED_HI > TRAIN_SEED_LO
     a, b = eval_findings(50, 0.15), eval_findings(50, 0.15)

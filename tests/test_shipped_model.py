@@ -21,7 +21,7 @@ def test_weights_file_is_one_small_file():
 
 
 def test_model_card_table_was_made_with_these_weights():
-    from util.evaluate import CARD_FILE, MARK_END, MARK_START
+    from training.evaluate import CARD_FILE, MARK_END, MARK_START
     from util.models import weights_digest
 
     text = CARD_FILE.read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ Usage
 -----
 ::
 
-    python -m util.evaluate [--weights data/models/densenet121_phantoms.weights.h5]
+    python -m training.evaluate [--weights data/models/densenet121_phantoms.weights.h5]
                             [--n 2000] [--size 320] [--batch-size 16] [--floor 0.15]
                             [--max-cams 50] [--tolerance 15] [--threshold 0.5]
                             [--card data/models/MODEL_CARD.md | --no-card]
@@ -13,12 +13,12 @@ What it measures
 ----------------
 * **Held-out set.** ``--n`` phantoms with image seeds ``EVAL_SEED_BASE + i``
   (``EVAL_SEED_BASE = 2**42``), a range that training (``[2**40, 2**41)``, see
-  :mod:`util.train`) and the data set never use. Findings are forced per
+  :mod:`training.train`) and the data set never use. Findings are forced per
   image with probability ``max(PREVALENCE, floor)`` drawn from
   ``SeedSequence([EVAL_SEED_BASE, 0])``, so every label has enough positives
   (AUC does not depend on prevalence; the pointing game needs positives).
 * **Pre-processing** as at inference: ``(image - mean) / std`` with the
-  mean/std of :func:`util.train.phantom_mean_std` at ``--size``.
+  mean/std of :func:`training.train.phantom_mean_std` at ``--size``.
 * **AUC** per label from inference-mode predictions (``training=False``).
 * **Localization** on true positives (finding present and predicted
   probability ≥ ``--threshold``), at most ``--max-cams`` per label (the
@@ -48,16 +48,17 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from util.labels import LABELS  # noqa: E402
+from util.paths import MODELS_DIR  # noqa: E402
 
 EVAL_SEED_BASE = 2**42
 MARK_START = "<!-- metrics:start -->"
 MARK_END = "<!-- metrics:end -->"
-CARD_FILE = Path(__file__).resolve().parent.parent / "data" / "models" / "MODEL_CARD.md"
+CARD_FILE = MODELS_DIR / "MODEL_CARD.md"
 
 
 def eval_findings(n, floor):
     """The forced findings of held-out image ``i`` (list of label lists), seeded by EVAL_SEED_BASE."""
-    from util.train import sampling_rates
+    from training.train import sampling_rates
 
     rates = sampling_rates(floor)
     rng = np.random.default_rng(np.random.SeedSequence([EVAL_SEED_BASE, 0]))
@@ -103,7 +104,7 @@ def evaluate(
     from util.metrics import energy_pointing, pointing_game
     from util.models import load_C3M3_model, standardize, weights_digest
     from util.phantoms import generate_phantom
-    from util.train import per_label_auc, phantom_mean_std
+    from training.train import per_label_auc, phantom_mean_std
 
     if n < 2 or batch_size < 1 or max_cams < 0:
         raise ValueError("n must be >= 2, batch_size >= 1 and max_cams >= 0.")
@@ -180,7 +181,7 @@ def metrics_table(result):
         f"normalisation mean {result['mean']:.2f}, std {result['std']:.2f}. "
         f"Localization: Grad-CAM of conv5_block16_concat on true positives (p ≥ {result['threshold']}, "
         f"at most {result['max_cams']} per label); pointing game tolerance {result['tolerance']} px. "
-        "Regenerate with `python -m util.evaluate`.",
+        "Regenerate with `python -m training.evaluate`.",
         "",
         "| Label | Positives | AUC | TP scored | Pointing game | Energy in mask | Mask share |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -220,7 +221,7 @@ def update_card(block, card=CARD_FILE):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m util.evaluate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", default=None, help="weights file (default data/models/densenet121_phantoms.weights.h5)")
     parser.add_argument("--n", type=int, default=2000, help="held-out phantoms (default 2000)")
     parser.add_argument("--size", type=int, default=320, help="image size (default 320)")

@@ -4,7 +4,7 @@ Usage
 -----
 ::
 
-    python -m util.train [--size 256] [--steps 400] [--batch-size 16] [--seed 0]
+    python -m training.train [--size 256] [--steps 400] [--batch-size 16] [--seed 0]
                          [--lr 1e-3] [--lr-final LR] [--floor 0.15] [--init WEIGHTS]
                          [--recalibrate-batches 24] [--recalibrate-size 320]
                          [--eval-n 128] [--log-every 10]
@@ -16,7 +16,7 @@ What it does
    (no image is seen twice). Image seeds are drawn from
    ``numpy.random.SeedSequence([seed, 1])`` in ``[TRAIN_SEED_LO, TRAIN_SEED_HI)``
    = ``[2**40, 2**41)``, a range disjoint from the data set's seeds and from
-   the held-out evaluation seeds (``util.evaluate.EVAL_SEED_BASE`` = 2**42 + i).
+   the held-out evaluation seeds (``training.evaluate.EVAL_SEED_BASE`` = 2**42 + i).
    Rare labels are over-sampled: each image is forced to contain each
    finding independently with probability ``max(PREVALENCE[label], floor)``.
 2. **Pre-processing** is the inference convention (:func:`util.models.standardize`):
@@ -26,7 +26,7 @@ What it does
    ``util.images.get_mean_std_per_batch`` measures on the data set).
    Both are jittered by up to ±5 % per image while training, so the mean/std
    a notebook measures on its own sample works as well.
-3. **Loss and optimiser.** :func:`util.models.get_weighted_loss` with balanced
+3. **Loss and optimiser.** :func:`training.losses.get_weighted_loss` with balanced
    weights for the *training* sampling rates ``q`` (``pos = 1 - q``,
    ``neg = q``), Adam with learning rate ``--lr`` (constant, or cosine-decayed
    to ``--lr-final`` over the run).
@@ -41,7 +41,7 @@ What it does
 5. **Evaluation** of ``--eval-n`` phantoms (at prevalence, a separate seed
    stream) in inference mode (``model(x, training=False)``), before and after
    recalibration: per-label AUC. The full held-out evaluation is
-   ``python -m util.evaluate``.
+   ``python -m training.evaluate``.
 6. **Saving** to ``--out`` as one ``.weights.h5`` file (float32, about 29 MB).
 
 Training is seeded (``keras.utils.set_random_seed(seed)``); on CPU, runs with
@@ -53,8 +53,8 @@ Training at 320 costs about twice as much per step as at 224, so the
 recommended recipe trains most steps at a smaller size and finishes at 320
 with ``--init``::
 
-    python -m util.train --size 224 --steps N1 --out /tmp/stage1.weights.h5 --recalibrate-batches 0 --eval-n 0
-    python -m util.train --size 320 --steps N2 --init /tmp/stage1.weights.h5 --lr 3e-4
+    python -m training.train --size 224 --steps N1 --out /tmp/stage1.weights.h5 --recalibrate-batches 0 --eval-n 0
+    python -m training.train --size 320 --steps N2 --init /tmp/stage1.weights.h5 --lr 3e-4
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from util.labels import LABELS  # noqa: E402
+from util.models import batchnorm_layers, recalibrate_batchnorm  # noqa: E402,F401  ("precise BN", shared with util.train_fundus)
 
 TRAIN_SEED_LO = 2**40
 TRAIN_SEED_HI = 2**41
@@ -145,58 +146,6 @@ def make_batch(rng, size, batch_size, mean, std, rates=None, jitter=0.0):
         ys.append([label in m for label in LABELS])
         masks.append(m)
     return np.stack(xs), np.asarray(ys, dtype=np.float32), masks
-
-
-# --------------------------------------------------------------------------- BatchNorm
-
-
-def batchnorm_layers(model):
-    """Every BatchNormalization layer of ``model`` (nested models included)."""
-    import keras
-
-    found = []
-
-    def walk(layer):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            found.append(layer)
-        for sub in getattr(layer, "layers", []) or []:
-            walk(sub)
-
-    walk(model)
-    return found
-
-
-def recalibrate_batchnorm(model, batches):
-    """Replace BatchNorm moving statistics by their average over ``batches`` ("precise BN").
-
-    Each batch is passed in training mode (batch statistics used and
-    accumulated) and no weight is updated: at batch ``k`` (from 0) every
-    BatchNorm layer's momentum is ``k / (k + 1)``, so after the last batch
-    the moving mean and variance are the plain average over all batches.
-
-    Parameters
-    ----------
-    model : keras.Model
-    batches : iterable of float32 arrays (B, H, W, 3)
-
-    Returns
-    -------
-    int
-        Number of batches used (0 leaves the model unchanged).
-    """
-    layers = batchnorm_layers(model)
-    saved = [layer.momentum for layer in layers]
-    k = 0
-    try:
-        for x in batches:
-            for layer in layers:
-                layer.momentum = k / (k + 1.0)
-            model(x, training=True)  # eager call: momentum is read now
-            k += 1
-    finally:
-        for layer, m in zip(layers, saved):
-            layer.momentum = m
-    return k
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -288,7 +237,8 @@ def train(
     import keras
     import tensorflow as tf
 
-    from util.models import WEIGHTS_FILE, build_densenet121, get_weighted_loss
+    from training.losses import get_weighted_loss
+    from util.models import WEIGHTS_FILE, build_densenet121
 
     if steps < 0 or batch_size < 1 or size < 64 or recalibrate_batches < 0 or eval_n < 0:
         raise ValueError("steps, recalibrate_batches and eval_n must be >= 0, batch_size >= 1 and size >= 64.")
@@ -372,7 +322,7 @@ def train(
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m util.train",
+        prog="python -m training.train",
         description="Train DenseNet121 on fresh chest X-ray phantoms, recalibrate BatchNorm, save .weights.h5.",
     )
     parser.add_argument("--size", type=int, default=256, help="training image size in pixels (default 256)")

@@ -5,15 +5,18 @@ What is here
 ``build_densenet121``
     The architecture, randomly initialised (never ImageNet weights: the course
     runs offline).
-``compute_class_freqs`` and ``get_weighted_loss``
-    The class-weighted binary cross-entropy the course trains with
-    (library versions of the C1W1 exercises).
 ``load_C3M3_model``
-    The architecture compiled with that loss and the shipped weights
-    ``data/models/densenet121_phantoms.weights.h5`` (made by ``make train``,
-    i.e. ``python -m util.train``) loaded.
+    The architecture with the shipped weights
+    ``data/models/densenet121_phantoms.weights.h5`` loaded (made by
+    ``make train``, i.e. ``python -m training.train``, outside this library).
 ``standardize``
     The input convention the shipped weights were trained with.
+``batchnorm_layers`` and ``recalibrate_batchnorm``
+    "Precise BN": BatchNorm moving statistics set to their average over a
+    few batches (used by the training scripts of both course models).
+
+The class-weighted loss the model was trained with is C1W1's exercise; it is
+not in the student library (the maintainer's copy is ``training.losses``).
 
 Input convention
 ----------------
@@ -38,21 +41,24 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from util.paths import MODELS_DIR  # noqa: E402
+
 __all__ = [
     "CAM_LAYER",
     "WEIGHTS_FILE",
+    "batchnorm_layers",
     "build_densenet121",
-    "compute_class_freqs",
-    "get_weighted_loss",
     "load_C3M3_model",
+    "recalibrate_batchnorm",
     "standardize",
+    "weights_digest",
 ]
 
 #: The layer whose activations Grad-CAM uses: the last dense block's output.
 CAM_LAYER = "conv5_block16_concat"
 
 #: Where ``make train`` writes the course model's weights.
-WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "data" / "models" / "densenet121_phantoms.weights.h5"
+WEIGHTS_FILE = MODELS_DIR / "densenet121_phantoms.weights.h5"
 
 
 def weights_digest(path=None):
@@ -121,85 +127,6 @@ def build_densenet121(n_labels=14):
     return keras.Model(base.input, out, name="densenet121")
 
 
-def compute_class_freqs(labels):
-    """Return the frequency of positive and negative examples of each label.
-
-    Parameters
-    ----------
-    labels : array-like of shape (n_examples, n_labels)
-        Binary ground truth (0/1 or bool), one row per image.
-
-    Returns
-    -------
-    positive_frequencies : numpy.ndarray of shape (n_labels,)
-        Share of images on which each label is present.
-    negative_frequencies : numpy.ndarray of shape (n_labels,)
-        ``1 - positive_frequencies``.
-
-    Raises
-    ------
-    ValueError
-        If ``labels`` is not a non-empty 2-D binary array.
-
-    Examples
-    --------
-    >>> pos, neg = compute_class_freqs([[1, 0], [0, 0], [1, 1], [1, 0]])
-    >>> pos.tolist(), neg.tolist()
-    ([0.75, 0.25], [0.25, 0.75])
-    """
-    y = np.asarray(labels)
-    if y.ndim != 2 or y.shape[0] == 0:
-        raise ValueError(f"labels must be a 2-D array (n_examples, n_labels) with at least one row; got shape {y.shape}.")
-    if not np.isin(y, (0, 1)).all():
-        raise ValueError("labels must be binary (0/1 or bool).")
-    positive_frequencies = y.astype(np.float64).sum(axis=0) / y.shape[0]
-    negative_frequencies = 1.0 - positive_frequencies
-    return positive_frequencies, negative_frequencies
-
-
-def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
-    """Return the class-weighted binary cross-entropy loss function.
-
-    Parameters
-    ----------
-    pos_weights : array-like of shape (n_labels,)
-        Weight of the positive term of each label. To balance the classes use
-        the *negative* frequencies (``pos_weights = neg_freqs``) so that
-        ``w_pos * freq_pos == w_neg * freq_neg``.
-    neg_weights : array-like of shape (n_labels,)
-        Weight of the negative term of each label (balanced: ``pos_freqs``).
-    epsilon : float, default 1e-7
-        Added inside the logarithms so that a prediction of exactly 0 or 1
-        gives a finite loss.
-
-    Returns
-    -------
-    callable
-        ``weighted_loss(y_true, y_pred)`` returning a scalar tensor:
-        the sum over labels of the mean over the batch of
-        ``-(w_pos * y * log(p + eps) + w_neg * (1 - y) * log(1 - p + eps))``.
-        Works with Keras tensors (uses ``keras.ops``) and NumPy arrays.
-    """
-    keras = _quiet_tensorflow()
-    ops = keras.ops
-    pos_w = np.asarray(pos_weights, dtype=np.float32).reshape(-1)
-    neg_w = np.asarray(neg_weights, dtype=np.float32).reshape(-1)
-    if pos_w.shape != neg_w.shape:
-        raise ValueError(f"pos_weights and neg_weights must have the same length; got {pos_w.size} and {neg_w.size}.")
-
-    def weighted_loss(y_true, y_pred):
-        y_true = ops.cast(y_true, "float32")
-        y_pred = ops.cast(y_pred, "float32")
-        if y_pred.shape[-1] is not None and y_pred.shape[-1] != pos_w.size:
-            raise ValueError(f"y_pred has {y_pred.shape[-1]} labels but {pos_w.size} class weights were given.")
-        pos_term = pos_w * y_true * ops.log(y_pred + epsilon)
-        neg_term = neg_w * (1.0 - y_true) * ops.log(1.0 - y_pred + epsilon)
-        # mean over the batch for each label, then sum over labels
-        return -ops.sum(ops.mean(pos_term + neg_term, axis=0))
-
-    return weighted_loss
-
-
 def standardize(images, mean, std):
     """Standardise 0-255 images with a dataset-wide mean and std (the model's input convention).
 
@@ -226,13 +153,53 @@ def standardize(images, mean, std):
     return (x - np.float32(mean)) / np.float32(std)
 
 
-def _prevalence_weights():
-    """Balanced class weights from the phantom data set's prevalence: pos = 1-p, neg = p."""
-    from util.labels import LABELS
-    from util.phantoms import PREVALENCE
+def batchnorm_layers(model):
+    """Every BatchNormalization layer of ``model`` (nested models included)."""
+    import keras
 
-    p = np.array([PREVALENCE[label] for label in LABELS], dtype=np.float64)
-    return 1.0 - p, p
+    found = []
+
+    def walk(layer):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+        for sub in getattr(layer, "layers", []) or []:
+            walk(sub)
+
+    walk(model)
+    return found
+
+
+def recalibrate_batchnorm(model, batches):
+    """Replace BatchNorm moving statistics by their average over ``batches`` ("precise BN").
+
+    Each batch is passed in training mode (batch statistics used and
+    accumulated) and no weight is updated: at batch ``k`` (from 0) every
+    BatchNorm layer's momentum is ``k / (k + 1)``, so after the last batch
+    the moving mean and variance are the plain average over all batches.
+
+    Parameters
+    ----------
+    model : keras.Model
+    batches : iterable of float32 arrays (B, H, W, 3)
+
+    Returns
+    -------
+    int
+        Number of batches used (0 leaves the model unchanged).
+    """
+    layers = batchnorm_layers(model)
+    saved = [layer.momentum for layer in layers]
+    k = 0
+    try:
+        for x in batches:
+            for layer in layers:
+                layer.momentum = k / (k + 1.0)
+            model(x, training=True)  # eager call: momentum is read now
+            k += 1
+    finally:
+        for layer, m in zip(layers, saved):
+            layer.momentum = m
+    return k
 
 
 def load_C3M3_model(weights_path=None):
@@ -248,10 +215,10 @@ def load_C3M3_model(weights_path=None):
     Returns
     -------
     keras.Model
-        :func:`build_densenet121`'s model with the weights loaded, compiled
-        with Adam and :func:`get_weighted_loss`, whose class weights come from
-        the phantom data set's prevalence ``p`` (``pos = 1 - p``,
-        ``neg = p``). Feed it images standardised with a dataset mean and std
+        :func:`build_densenet121`'s model with the weights loaded, not
+        compiled (it is for inference: ``model(x, training=False)`` or
+        ``model.predict``; call ``model.compile`` with your own loss to train
+        it further). Feed it images standardised with a dataset mean and std
         (see the module docstring); its outputs are in ``util.labels.LABELS``
         order.
 
@@ -263,16 +230,13 @@ def load_C3M3_model(weights_path=None):
     path = Path(weights_path) if weights_path is not None else WEIGHTS_FILE
     if not path.is_file():
         raise FileNotFoundError(
-            f"Model weights not found: {path}. Run `make train` (python -m util.train) to train "
-            f"the course model and write them, or pass weights_path= to a .weights.h5 file."
+            f"Model weights not found: {path}. It ships with the course (data/models/); a maintainer "
+            f"makes it with `make train`. Or pass weights_path= to a .weights.h5 file."
         )
     import warnings
 
-    keras = _quiet_tensorflow()
-    pos_w, neg_w = _prevalence_weights()
     with warnings.catch_warnings():  # keep a notebook's stderr clean while Keras builds and loads
         warnings.simplefilter("ignore")
         model = build_densenet121()
         model.load_weights(str(path))
-        model.compile(optimizer=keras.optimizers.Adam(), loss=get_weighted_loss(pos_w, neg_w))
     return model

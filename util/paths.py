@@ -17,6 +17,17 @@ the real data sets points the course at them with one environment variable:
 
 When the variable is set, nothing is generated: missing files raise an error
 that names the file.
+
+Where the course root is
+------------------------
+:data:`REPO_ROOT` is the folder that holds the ``util/`` package itself: the
+repository for an instructor, the bundle's root (``dist/student/``) for a
+student who installed the bundle with ``pip install -e .`` or put it on
+``PYTHONPATH``. The shipped model weights are read from
+``REPO_ROOT/data/models`` (:data:`MODELS_DIR`, never from ``MEDXAI_DATA_DIR``)
+and the generated data is written to ``REPO_ROOT/data``. A non-editable install
+(``pip install .``) would copy ``util`` into ``site-packages``, away from
+``data/models``: the course is installed in editable mode.
 """
 
 from __future__ import annotations
@@ -24,8 +35,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The course root: the folder that holds this ``util`` package (repository or student bundle).
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
+#: The shipped model weights and their model cards.
+MODELS_DIR = DEFAULT_DATA_DIR / "models"
 DATA_DIR_ENV = "MEDXAI_DATA_DIR"
 
 

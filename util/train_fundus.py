@@ -30,7 +30,7 @@ What it does
 4. **BatchNorm.** The moving statistics of a network trained for a few hundred
    steps lag behind its weights; after training they are replaced by their
    average over ``--recalibrate-batches`` fresh batches ("precise BN",
-   :func:`util.train.recalibrate_batchnorm`), so that inference mode
+   :func:`util.models.recalibrate_batchnorm`), so that inference mode
    (``model(x, training=False)``) predicts as well as training mode.
 5. **Evaluation** on ``--eval-n`` held-out phantoms (image ``i``: seed
    ``2**42 + i``, grade ``i % 5``) in inference mode, before and after the
@@ -60,6 +60,8 @@ import numpy as np  # noqa: E402
 
 from util.fundus import GRADE_NAMES, GRADES, circular_crop, generate_fundus  # noqa: E402
 from util.ordinal import decode_outputs, encode_grades, quadratic_weighted_kappa  # noqa: E402
+from util.paths import MODELS_DIR  # noqa: E402
+from util.paths import REPO_ROOT as _REPO  # noqa: E402
 
 __all__ = [
     "CAM_LAYER",
@@ -76,11 +78,10 @@ __all__ = [
     "train",
 ]
 
-_REPO = Path(__file__).resolve().parent.parent
 #: Where ``python -m util.train_fundus`` writes the weights by default.
-WEIGHTS_FILE = _REPO / "data" / "models" / "fundus_cnn.weights.h5"
+WEIGHTS_FILE = MODELS_DIR / "fundus_cnn.weights.h5"
 #: The model card written beside them.
-CARD_FILE = _REPO / "data" / "models" / "FUNDUS_MODEL_CARD.md"
+CARD_FILE = MODELS_DIR / "FUNDUS_MODEL_CARD.md"
 #: The layer Grad-CAM explains: the last Conv-BN-ReLU block's output.
 CAM_LAYER = "last_conv"
 #: The command that trains the shipped weights (recorded in the model card).
@@ -411,7 +412,7 @@ def train(
     keras = _quiet_keras()
     import tensorflow as tf
 
-    from util.train import recalibrate_batchnorm
+    from util.models import recalibrate_batchnorm
 
     if steps < 0 or batch_size < 1 or size < 64 or recalibrate_batches < 0 or eval_n < 0:
         raise ValueError("steps, recalibrate_batches and eval_n must be >= 0, batch_size >= 1 and size >= 64.")
