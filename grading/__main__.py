@@ -1,41 +1,107 @@
-"""Command line of :mod:`grading`: ``python -m grading <what> [ASSIGNMENT ...]``."""
+"""Command line of :mod:`grading`: ``python -m grading <what> [ASSIGNMENT ...] [options]``."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
 from grading import ASSIGNMENT_NAMES, all_assignments, get_assignment
-from grading.core import autograde_collected, generate_release, grade_samples, write_samples
 from util.paths import REPO_ROOT
 
 _HELP = {
     "release": "regenerate release/<name> from source/<name> (nbgrader generate_assignment, normalised)",
     "notebook": "re-execute source/<name>/<name>_Assignment.ipynb in place, so its stored outputs are current",
-    "references": "write autograder/<name>/references/ (only assignments that store reference outputs)",
-    "samples": "write autograder/<name>/samples/ from the release and the solutions",
-    "grade": "autograde source, release and samples in output/grading/<name>/ and print the grades",
-    "check": "exit 1 when stored references are stale (made with other model weights)",
-    "autograde": "instructor: grade submitted/<student>/<name>/ in the repository (one assignment)",
+    "samples": "write the sample submissions (correct, wrong, attacks) to --out (default output/samples/<name>)",
+    "grade": "grade the sample submissions in output/grading/<name>/ and compare with their expected points",
+    "autograde": "instructor: grade submitted/<student>/<name>/ in the course root (make autograde)",
+    "demo": "make demo's grading part: regenerate the releases, then `grade C3W3`",
 }
 
 
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m grading",
-        description="Release, reference outputs, sample submissions and autograding of the course's assignments.",
-        epilog="\n".join(f"{k:<11} {v}" for k, v in _HELP.items()),
+        description="Release, sample submissions and sandboxed autograding of the course's assignments.",
+        epilog="\n".join(f"{k:<10} {v}" for k, v in _HELP.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("what", choices=list(_HELP), help="what to do (see below)")
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
                         help=f"assignment(s) among {', '.join(ASSIGNMENT_NAMES)}; default: all "
-                             "(autograde needs exactly one)")
+                             "(autograde and grade need exactly one)")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT,
+                        help="course root for autograde (default: this repository)")
+    parser.add_argument("--out", type=Path, help="folder for `samples`")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    parser.add_argument("--cell-seconds", type=float, default=300.0, help="wall-clock limit of one cell")
+    parser.add_argument("--submission-seconds", type=float, default=1800.0,
+                        help="wall-clock limit of one submission")
+    parser.add_argument("--memory-gb", type=float, default=6.0, help="address-space limit of the box, GiB")
+    parser.add_argument("--allow-unsandboxed", action="store_true",
+                        help="grade without the sandbox where it cannot start (every report says so)")
+    parser.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
     return parser
 
 
 def _shown(path):
+    path = Path(path)
     return path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+
+
+def _limits(args):
+    from grading.sandbox import Limits
+
+    return Limits(cell_seconds=args.cell_seconds, submission_seconds=args.submission_seconds,
+                  memory_bytes=int(args.memory_gb * 1024 ** 3))
+
+
+def write_samples(assignment, out):
+    """Write ``out/<student>/<name>/<notebook>``: the correct submission, each sample, the bare release."""
+    import nbformat
+
+    from grading.assignment import sample_notebook
+
+    notebooks = {"correct": sample_notebook(assignment),
+                 "release": nbformat.read(assignment.release_notebook, as_version=4)}
+    notebooks.update({s.student: sample_notebook(assignment, s) for s in assignment.samples})
+    for student, nb in notebooks.items():
+        path = Path(out) / student / assignment.name / assignment.notebook_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+    return notebooks
+
+
+def expected_points(assignment, student):
+    """Points per test cell the sample ``student`` must get ("correct": all, "release": none)."""
+    points = assignment.points()
+    if student == "correct":
+        return points
+    if student == "release":
+        return {test: 0.0 for test in points}
+    return assignment.expected_points(assignment.sample(student))
+
+
+def grade_samples(assignment, root=None, jobs=1, limits=None, feedback=True, progress=print):
+    """Grade the samples in a fresh course root; return the run and the students whose points differ."""
+    from grading.autograde import autograde, clean
+    from grading.core import GRADING_DIR, make_course
+    from grading.sandbox import Limits
+
+    root = Path(root) if root is not None else GRADING_DIR / assignment.name
+    clean(root)
+    shutil.rmtree(root / "submitted", ignore_errors=True)
+    make_course(root, assignment)
+    write_samples(assignment, root / "submitted")
+    run = autograde(assignment, root, jobs=jobs, limits=limits or Limits(), feedback=feedback, progress=progress)
+    wrong = {}
+    for student, report in run.reports.items():
+        got = {test: v.score for test, v in report.verdicts.items()}
+        want = expected_points(assignment, student)
+        if got != want:
+            wrong[student] = (got, want)
+    return run, wrong
 
 
 def main(argv=None):
@@ -45,20 +111,24 @@ def main(argv=None):
         chosen = [get_assignment(name) for name in args.assignments] or all_assignments()
     except ValueError as err:
         parser.error(str(err))
+    if args.what in ("autograde", "grade") and len(args.assignments) != 1:
+        parser.error(f"{args.what} takes one assignment: name it, e.g. `python -m grading {args.what} C1W1` "
+                     f"(make autograde ASSIGNMENT=C1W1); choose from {', '.join(ASSIGNMENT_NAMES)}.")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1; got {args.jobs}.")
     if args.what == "autograde":
-        if len(args.assignments) != 1:
-            parser.error(f"autograde grades one assignment: name it, e.g. `python -m grading autograde C1W1` "
-                         f"(make autograde ASSIGNMENT=C1W1); choose from {', '.join(ASSIGNMENT_NAMES)}.")
-        try:
-            found = autograde_collected(chosen[0])
-        except (FileNotFoundError, RuntimeError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        print(f"graded {len(found)} submission(s) of {chosen[0].name}: autograded/, feedback/, gradebook.db")
-        return 0
+        return _autograde(chosen[0], args)
+    if args.what == "demo":
+        chosen = [get_assignment("C3W3")]
+        for each in all_assignments():
+            from grading.core import generate_release
+
+            print(f"wrote {_shown(generate_release(each))}")
     status = 0
     for assignment in chosen:
         if args.what == "release":
+            from grading.core import generate_release
+
             print(f"wrote {_shown(generate_release(assignment))}")
         elif args.what == "notebook":
             from util.notebooks import execute_notebook
@@ -66,26 +136,37 @@ def main(argv=None):
             seconds = execute_notebook(assignment.source_notebook)
             print(f"executed {_shown(assignment.source_notebook)} in {seconds:.0f} s")
         elif args.what == "samples":
-            write_samples(assignment)
-        elif args.what in ("references", "check"):
-            if assignment.write_references is None:
-                if args.assignments:
-                    print(f"{assignment.name} stores no reference outputs (its hidden checks compute their own)")
-                continue
-            if args.what == "references":
-                assignment.write_references()
-            else:
-                ok = assignment.references_current()
-                print(f"{assignment.name}: references are "
-                      + ("current" if ok else "stale: run `make references`"))
-                status = status or (0 if ok else 1)
-        elif args.what == "grade":
-            table = grade_samples(assignment)
-            print(f"{assignment.name} (max {table.attrs['max_score']:g}):")
-            print(table.to_string())
-            print(f"autograde took {table.attrs['elapsed']:.0f} s; feedback in "
-                  f"output/grading/{assignment.name}/feedback/")
+            out = args.out or REPO_ROOT / "output" / "samples" / assignment.name
+            for student in write_samples(assignment, out):
+                print(f"wrote {_shown(Path(out) / student / assignment.name / assignment.notebook_name)}")
+        elif args.what in ("grade", "demo"):
+            print(f"Grading the sample submissions of {assignment.name} in the sandbox...")
+            run, wrong = grade_samples(assignment, jobs=args.jobs, limits=_limits(args),
+                                       feedback=not args.no_feedback)
+            print(run.summary())
+            for student, (got, want) in sorted(wrong.items()):
+                print(f"UNEXPECTED: {student} got {got}, expected {want}", file=sys.stderr)
+            status = status or (1 if wrong else 0)
     return status
+
+
+def _autograde(assignment, args):
+    from grading.autograde import autograde
+    from grading.sandbox import SandboxUnavailable
+
+    try:
+        run = autograde(assignment, args.root, jobs=args.jobs, limits=_limits(args),
+                        allow_unsandboxed=args.allow_unsandboxed, feedback=not args.no_feedback, progress=print)
+    except SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(run.summary())
+    print(f"scores: {_shown(Path(args.root) / 'gradebook.db')}; feedback: {_shown(Path(args.root) / 'feedback')}/; "
+          f"logs: {_shown(Path(args.root) / 'grading-logs' / assignment.name)}/")
+    return 0
 
 
 if __name__ == "__main__":

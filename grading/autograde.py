@@ -111,10 +111,13 @@ def _db_url(root):
 
 def record_grades(db_url, assignment, student, report, timestamp=None):
     """Write one submission's verdicts into nbgrader's gradebook (replacing an earlier grading of it)."""
+    import warnings
+
     from nbgrader.api import Gradebook, MissingEntry
 
     notebook = Path(assignment.notebook_name).stem
-    with Gradebook(db_url) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes inside nbgrader's add_submission
         gb.update_or_create_student(student)
         try:
             gb.remove_submission(assignment.name, student)
@@ -249,7 +252,8 @@ def autograde(assignment, root, students=None, jobs=1, limits=Limits(), allow_un
             exercise = assignment.exercise(call.test)
             return judge(exercise, cases[call.test], expected[call.test], results, problem, points[call.test])
 
-        return run_submission(program, verdict, files=files, limits=limits, isolated=isolated, threads=threads)
+        return run_submission(program, verdict, files=files, limits=limits, isolated=isolated, threads=threads,
+                              keep_dir=root / "grading-logs" / assignment.name / student)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(grade_one, s, nb): s for s, nb in found.items()}

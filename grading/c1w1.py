@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from grading.assignment import Assignment, Sample
+from grading.attacks import (ATTACK_ALWAYS_EQUAL, ATTACK_FORGE_CHANNEL, ATTACK_FORK_BOMB, ATTACK_LIBRARY,
+                             ATTACK_NOISY, ATTACK_PATCH_CHECKS, ATTACK_READ_SECRETS, ATTACK_WRITE_EVERYWHERE)
 from grading.exercise import Exercise, driver, frame_spec, spec_data
 
 __all__ = [
@@ -333,6 +335,50 @@ def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
 '''}, {"test_get_weighted_loss": 0}),
 )
 
+#: The attack suite: submissions that try to talk the grader out of its verdicts, or take it down.
+#: Attacks on different exercises share one submission; crashes and limits need their own.
+ATTACKS = (
+    Sample("cheater", "switches the checks off from inside its kernel, returns an always-equal object, "
+           "reads the grader's files, calls the library's answer, forges the result channel",
+           {"check_for_leakage": ATTACK_ALWAYS_EQUAL.format(name="check_for_leakage", args="df1, df2, patient_col"),
+            "compute_class_freqs": ATTACK_READ_SECRETS.format(
+                name="compute_class_freqs", args="labels", answer="np.zeros(np.shape(labels)[1]), "
+                                                                  "np.ones(np.shape(labels)[1])"),
+            "get_weighted_loss": ATTACK_LIBRARY.format(
+                name="get_weighted_loss", modules=("util.models", "util", "util.train", "training.losses"))},
+           {"test_check_for_leakage": 0, "test_compute_class_freqs": 0, "test_get_weighted_loss": 0,
+            "test_weighted_loss_epsilon": 0},
+           insert=(("imports", ATTACK_PATCH_CHECKS.format(visible="check_for_leakage_test, compute_class_freqs_test, "
+                                                                  "get_weighted_loss_test, weighted_loss_epsilon_test")),
+                   ("imports", ATTACK_FORGE_CHANNEL), ("imports", ATTACK_WRITE_EVERYWHERE))),
+    Sample("noisy_correct", "a correct submission that writes warnings to stderr and tries the network",
+           insert=(("imports", ATTACK_NOISY),)),
+    Sample("exit_process", "os._exit in Exercise 3's cell: the process ends there",
+           {"get_weighted_loss": "import os\nos._exit(3)"},
+           {"test_get_weighted_loss": 0, "test_weighted_loss_epsilon": 0}),
+    Sample("segfault", "a segmentation fault in Exercise 2's cell",
+           {"compute_class_freqs": "import ctypes\nctypes.string_at(0)"},
+           {"test_compute_class_freqs": 0, "test_get_weighted_loss": 0, "test_weighted_loss_epsilon": 0}),
+    Sample("sys_exit", "sys.exit inside compute_class_freqs: the call fails, the kernel goes on",
+           {"compute_class_freqs": "import sys\n\ndef compute_class_freqs(labels):\n    sys.exit(1)"},
+           {"test_compute_class_freqs": 0}),
+    Sample("infinite_loop", "an endless loop in Exercise 2's cell: stopped at the cell's time limit",
+           {"compute_class_freqs": "while True:\n    pass"},
+           {"test_compute_class_freqs": 0, "test_get_weighted_loss": 0, "test_weighted_loss_epsilon": 0}),
+    Sample("long_sleep", "the loss sleeps for an hour when called: stopped at the time limit",
+           {"get_weighted_loss": "import time\n\ndef get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):\n"
+                                 "    time.sleep(3600)"},
+           {"test_get_weighted_loss": 0, "test_weighted_loss_epsilon": 0}),
+    Sample("fork_bomb", "a fork bomb in Exercise 3's cell: the process limit contains it, the cell's time limit "
+           "ends it", {"get_weighted_loss": ATTACK_FORK_BOMB},
+           {"test_get_weighted_loss": 0, "test_weighted_loss_epsilon": 0}),
+    Sample("allocate_30gb", "allocates 30 GB before compute_class_freqs is defined: stopped by the memory limit",
+           {"compute_class_freqs": "memory = bytearray(30 * 1024 ** 3)"}, {"test_compute_class_freqs": 0}),
+    Sample("print_100mb", "prints 100 MB in Exercise 3's cell: stopped by the output limit",
+           {"get_weighted_loss": "import sys\nsys.stdout.write('x' * 100_000_000)\nsys.stdout.flush()"},
+           {"test_get_weighted_loss": 0, "test_weighted_loss_epsilon": 0}),
+)
+
 #: The assignment's record.
-ASSIGNMENT = Assignment("C1W1", EXERCISES, SAMPLES,
+ASSIGNMENT = Assignment("C1W1", EXERCISES, SAMPLES + ATTACKS,
                         solution_ids=("imports", "check_for_leakage", "compute_class_freqs", "get_weighted_loss"))

@@ -24,6 +24,8 @@ from functools import lru_cache
 import numpy as np
 
 from grading.assignment import Assignment, Sample
+from grading.attacks import (ATTACK_ALWAYS_EQUAL, ATTACK_FORGE_CHANNEL, ATTACK_LIBRARY, ATTACK_NOISY,
+                             ATTACK_PATCH_CHECKS, ATTACK_READ_SECRETS, ATTACK_WRITE_EVERYWHERE)
 from grading.core import NullIO, quiet, solution_namespace
 from grading.exercise import Exercise, driver, frame_spec, spec_data
 from util.labels import LABELS
@@ -398,9 +400,136 @@ EXERCISES = (
 )
 
 # ----------------------------------------------------------------------------- samples
-SAMPLES = ()
+def _grad_cam_source(layer="layer_name", index="category_index", weights="np.mean(grads_val, axis=(0, 1))",
+                     cam="np.dot(output, weights)", relu_first=True, relu=True, head=""):
+    """A complete grad_cam cell: the course's recipe, with one step swapped for the sample's."""
+    post = ["cam = np.maximum(cam, 0)"] if relu and relu_first else []
+    post += ["cam = cv2.resize(cam, (W, H), interpolation=cv2.INTER_LINEAR)"]
+    post += ["cam = np.maximum(cam, 0)"] if relu and not relu_first else []
+    body = "\n    ".join(post)
+    return f'''{head}
+def grad_cam(input_model, image, category_index, layer_name):
+    layer = input_model.get_layer({layer})
+    grad_model = keras.Model(input_model.input, [layer.output, input_model.output])
+    with tf.GradientTape() as tape:
+        conv_output, predictions = grad_model(image, training=False)
+        y_c = predictions[:, {index}]
+    grads = tape.gradient(y_c, conv_output)
+    output, grads_val = conv_output[0].numpy(), grads[0].numpy()
+    weights = {weights}
+    cam = {cam}
+    H, W = image.shape[1], image.shape[2]
+    {body}
+    return cam / cam.max()
+'''
+
+
+def _importance_source(samples="num_samples", average="np.mean(scores)", drop="baseline - {average}",
+                       to_model="X", permuted="permute_feature(X, feature)"):
+    """A complete permutation_importance cell with the sample's way of averaging, dropping, calling."""
+    drop = drop.format(average=average)
+    return f'''
+def permutation_importance(X, y, model, metric, num_samples=100):
+    importances = pd.DataFrame(index=["importance"], columns=X.columns, dtype=float)
+    baseline = metric(y, model.predict_proba({to_model})[:, 1])
+    for feature in importances.columns:
+        scores = np.zeros({samples})
+        for i in range({samples}):
+            perm_X = {permuted}
+            scores[i] = metric(y, model.predict_proba({to_model.replace("X", "perm_X")})[:, 1])
+        importances.loc["importance", feature] = {drop}
+    return importances
+'''
+
+
+_PERMUTE_DEFAULT_RNG = '''
+def permute_feature(df, feature):
+    permuted_df = df.copy(deep=True)
+    permuted_df[feature] = np.random.default_rng().permutation(permuted_df[feature].to_numpy())
+    return permuted_df
+'''
+
+_PERMUTE_SHUFFLE_VALUES = '''
+def permute_feature(df, feature):
+    permuted_df = df.copy(deep=True)
+    values = permuted_df[feature].to_numpy(copy=True)
+    np.random.shuffle(values)
+    permuted_df[feature] = values
+    return permuted_df
+'''
+
+_PERMUTE_IN_PLACE = '''
+def permute_feature(df, feature):
+    df[feature] = np.random.permutation(df[feature].to_numpy())
+    return df
+'''
+
+#: Sample submissions: right answers written differently, and wrong ones (see grading.assignment.Sample).
+SAMPLES = (
+    Sample("right_variants", "correct, written differently: Grad-CAM in float64 with TensorFlow ops, a Generator's "
+           "permutation, NumPy arrays passed to predict_proba",
+           {"grad_cam": _grad_cam_source(weights="tf.reduce_mean(grads[0], axis=(0, 1)).numpy().astype(np.float64)",
+                                         cam="output.astype(np.float64) @ weights"),
+            "permute_feature": _PERMUTE_DEFAULT_RNG,
+            "permutation_importance": _importance_source(to_model="X.to_numpy()")}),
+    Sample("right_order", "correct, written differently: the ReLU after the resize, np.random.shuffle on a copy "
+           "of the column's values", {"grad_cam": _grad_cam_source(relu_first=False),
+                                      "permute_feature": _PERMUTE_SHUFFLE_VALUES}),
+    Sample("no_relu_median", "grad_cam without the ReLU; permutation_importance takes the median, not the mean",
+           {"grad_cam": _grad_cam_source(relu=False),
+            "permutation_importance": _importance_source(average="np.median(scores)")},
+           {"test_grad_cam": 0, "test_compute_gradcam": 0, "test_permutation_importance": 0}),
+    Sample("other_class_abs", "grad_cam explains the next class; permutation_importance reports |drop|",
+           {"grad_cam": _grad_cam_source(index="(category_index + 1) % predictions.shape[-1]"),
+            "permutation_importance": _importance_source(drop="abs(baseline - {average})")},
+           {"test_grad_cam": 0, "test_compute_gradcam": 0, "test_permutation_importance": 0}),
+    Sample("activation_weights_100", "grad_cam weighs channels by their mean activation, not gradient; "
+           "permutation_importance always draws 100 permutations",
+           {"grad_cam": _grad_cam_source(weights="np.mean(output, axis=(0, 1))"),
+            "permutation_importance": _importance_source(samples="100")},
+           {"test_grad_cam": 0, "test_compute_gradcam": 0, "test_permutation_importance": 0}),
+    Sample("no_average_sum", "grad_cam multiplies gradients and activations position by position (no averaging); "
+           "permutation_importance subtracts the sum of the permuted scores",
+           {"grad_cam": _grad_cam_source(cam="np.sum(output * grads_val, axis=-1)"),
+            "permutation_importance": _importance_source(average="np.sum(scores)")},
+           {"test_grad_cam": 0, "test_compute_gradcam": 0, "test_permutation_importance": 0}),
+    Sample("fixed_layer_in_place", "grad_cam ignores layer_name; permute_feature shuffles its input in place",
+           {"grad_cam": _grad_cam_source(layer=repr(COURSE_LAYER)), "permute_feature": _PERMUTE_IN_PLACE},
+           {"test_grad_cam": 0, "test_compute_gradcam": 0, "test_permute_feature": 0,
+            "test_permutation_importance": 0}),
+    Sample("library", "grad_cam is the student library's Grad-CAM with the course's score",
+           {"grad_cam": '''
+from util.cam import grad_cam as _library_grad_cam
+
+
+def grad_cam(input_model, image, category_index, layer_name):
+    return _library_grad_cam(input_model, image, category_index, layer_name, score="output")
+'''}, {"test_grad_cam": 0, "test_compute_gradcam": 0}),
+)
+
+#: The attack suite (see grading.attacks): attacks on different exercises share one submission.
+ATTACKS = (
+    Sample("cheater", "switches the checks off from inside its kernel, reads the grader's files, returns an "
+           "always-equal object, forges the result channel, writes into the instructor's files",
+           {"grad_cam": ATTACK_READ_SECRETS.format(name="grad_cam", args="input_model, image, category_index, "
+                                                                          "layer_name",
+                                                   answer="np.zeros(image.shape[1:3])"),
+            "permute_feature": ATTACK_ALWAYS_EQUAL.format(name="permute_feature", args="df, feature"),
+            "permutation_importance": ATTACK_LIBRARY.format(
+                name="permutation_importance", modules=("util", "util.metrics", "util.cohort", "sklearn.inspection"))},
+           {"test_grad_cam": 0, "test_compute_gradcam": 0, "test_permute_feature": 0,
+            "test_permutation_importance": 0},
+           insert=(("imports", ATTACK_PATCH_CHECKS.format(visible="grad_cam_test, compute_gradcam_test, "
+                                                                  "permute_feature_test, permutation_importance_test")),
+                   ("imports", ATTACK_FORGE_CHANNEL), ("imports", ATTACK_WRITE_EVERYWHERE))),
+    Sample("noisy_correct", "a correct submission that writes warnings to stderr and tries the network",
+           insert=(("imports", ATTACK_NOISY),)),
+    Sample("exit_in_permute", "os._exit in Exercise 3's cell: Exercises 1 and 2 keep their points",
+           {"permute_feature": "import os\nos._exit(1)"},
+           {"test_permute_feature": 0, "test_permutation_importance": 0}),
+)
 
 #: The assignment's record.
-ASSIGNMENT = Assignment("C3W3", EXERCISES, SAMPLES,
+ASSIGNMENT = Assignment("C3W3", EXERCISES, SAMPLES + ATTACKS,
                         solution_ids=("imports", "grad_cam", "compute_gradcam", "permute_feature",
                                       "permutation_importance"))

@@ -45,8 +45,17 @@ def _main(fd_in, fd_out):
     _write = os.write
     _dumps = json.dumps
     _loads = json.loads
+    _getpid = os.getpid
+    _exit = os._exit
+    harness_pid = _getpid()
+
+    def only_the_harness():
+        """A process the submission forked returns here after its cell; it must not use the channel."""
+        if _getpid() != harness_pid:
+            _exit(0)
 
     def send(message):
+        only_the_harness()
         data = (_dumps(message, allow_nan=True, default=str) + "\n").encode()
         view = memoryview(data)
         while view:
@@ -58,6 +67,7 @@ def _main(fd_in, fd_out):
 
     def receive():
         nonlocal buffer
+        only_the_harness()
         while b"\n" not in buffer:
             chunk = reader.read(1 << 20)
             if not chunk:
@@ -95,7 +105,7 @@ def _main(fd_in, fd_out):
 
     user_module = types.ModuleType("__main__")
     sys.modules["__main__"] = user_module
-    shell = InteractiveShell.instance(user_module=user_module)
+    shell = InteractiveShell.instance(user_module=user_module, colors="NoColor")
     shell.user_ns["__file__"] = os.path.join(os.getcwd(), "submission.ipynb")
     sys.path.insert(0, os.getcwd())
 
@@ -119,6 +129,7 @@ def _main(fd_in, fd_out):
         op, seq = request.get("op"), request.get("seq")
         if op == "cell":
             result = shell.run_cell(request["code"], store_history=False)
+            only_the_harness()
             error = result.error_before_exec or result.error_in_exec
             sys.stdout.flush()
             sys.stderr.flush()
@@ -135,6 +146,7 @@ def _main(fd_in, fd_out):
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                     results.append({"error": describe(exc), "trace": traceback.format_exc(limit=-3)[-2000:]})
+                only_the_harness()
                 close_figures()
             sys.stdout.flush()
             send({"op": "call", "seq": seq, "results": results})

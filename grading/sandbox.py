@@ -57,7 +57,7 @@ UNPRIVILEGED_ID = 65534
 #: Environment variable telling the harness which ``uid:gid`` to drop to before running anything.
 DROP_ENV = "MEDXAI_BOX_DROP_TO"
 #: System files the Python stack needs from /etc (the dynamic linker, user and time-zone tables).
-ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf")
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf", "fonts")
 
 _GIB = 1024 ** 3
 _MIB = 1024 ** 2
@@ -183,7 +183,7 @@ def sandbox_argv(workdir, command, limits):
         namespaces = ["--unshare-all"]
     argv = [str(bwrap_binary()), *namespaces, "--die-with-parent", "--new-session",
             "--proc", "/proc", "--dev", "/dev",
-            "--size", str(int(limits.tmp_bytes)), "--tmpfs", "/tmp"]
+            "--size", str(int(limits.tmp_bytes)), "--perms", "1777", "--tmpfs", "/tmp"]
     argv += _system_binds()
     readable = readable_paths()
     # bwrap would make the missing parent folders of a bind 0700 (root's), out of nobody's reach
