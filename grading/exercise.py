@@ -26,7 +26,7 @@ import numpy as np
 
 from grading.runner import Verdict
 
-__all__ = ["DRIVER_HELPERS", "Exercise", "decode", "driver", "frame_spec", "judge", "spec_data"]
+__all__ = ["DRIVER_HELPERS", "Exercise", "check_locally", "decode", "driver", "frame_spec", "judge", "spec_data"]
 
 #: Largest array a submission may return (elements); a Grad-CAM map is 102,400.
 MAX_ELEMENTS = 10_000_000
@@ -151,3 +151,23 @@ def spec_data(spec):
 def driver(source):
     """A driver's full source: :data:`DRIVER_HELPERS`, then ``source``."""
     return DRIVER_HELPERS + "\n" + source
+
+
+def check_locally(exercise, namespace, cases, expected=None, points=10.0):
+    """The verdict on trusted functions in ``namespace``, driven in this process (no sandbox).
+
+    For the grader's own tests: the same driver, encoding, decoding and check as a graded run,
+    on functions written in a test file. Never use it on a submission.
+    """
+    from grading.harness import encode
+
+    scope = {"__name__": "driver"}
+    exec(compile(exercise.driver, "<driver>", "exec"), scope)
+    cache, results = {}, []
+    expected = exercise.expect(cases) if expected is None else expected
+    for case in cases:
+        try:
+            results.append({"value": encode(scope["drive"](namespace, case, cache))})
+        except Exception as err:  # noqa: BLE001  (reported as the student's error, as in a graded run)
+            results.append({"error": f"{type(err).__name__}: {err}"})
+    return judge(exercise, cases, expected, results, None, points)

@@ -24,8 +24,40 @@ lose its own points.
 """
 
 
-def _main(fd_in, fd_out):
+def encode(value, depth=0):
+    """Plain JSON data from a value a student's function returned; arrays and tensors become arrays.
+
+    Scalars, strings, lists and dicts (keys and values encoded) pass as they are; anything with a
+    ``.numpy()`` method (a tensor) or that NumPy reads as numbers becomes
+    ``{"__ndarray__": dtype, "shape": [...], "data": base64}``. Anything else raises TypeError.
+    """
     import base64
+
+    import numpy as np
+
+    if depth > 20:
+        raise ValueError("value nested too deeply")
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)) and type(value) in (int, float):
+        return value
+    if isinstance(value, np.generic):
+        return value.item() if value.dtype.kind in "biuf" else str(value)
+    if isinstance(value, dict):
+        return {"__dict__": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [encode(v, depth + 1) for v in value]
+    if hasattr(value, "numpy") and callable(value.numpy):  # a TensorFlow tensor
+        value = value.numpy()
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"cannot read a {type(value).__name__} as numbers")
+    arr = np.ascontiguousarray(arr, dtype=np.float64 if arr.dtype.kind == "f" else arr.dtype)
+    return {"__ndarray__": arr.dtype.str, "shape": list(arr.shape),
+            "data": base64.b64encode(arr.tobytes()).decode()}
+
+
+def _main(fd_in, fd_out):
     import io
     import json
     import os
@@ -75,31 +107,6 @@ def _main(fd_in, fd_out):
             buffer += chunk
         line, buffer = buffer.split(b"\n", 1)
         return _loads(line)
-
-    def encode(value, depth=0):
-        """Plain JSON data from a returned value; arrays, tensors and frames become arrays."""
-        import numpy as np
-
-        if depth > 20:
-            raise ValueError("value nested too deeply")
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, (int, float)) and type(value) in (int, float):
-            return value
-        if isinstance(value, np.generic):
-            return value.item() if value.dtype.kind in "biuf" else str(value)
-        if isinstance(value, dict):
-            return {"__dict__": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
-        if isinstance(value, (list, tuple)):
-            return [encode(v, depth + 1) for v in value]
-        if hasattr(value, "numpy") and callable(value.numpy):  # a TensorFlow tensor
-            value = value.numpy()
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"cannot read a {type(value).__name__} as numbers")
-        arr = np.ascontiguousarray(arr, dtype=np.float64 if arr.dtype.kind == "f" else arr.dtype)
-        return {"__ndarray__": arr.dtype.str, "shape": list(arr.shape),
-                "data": base64.b64encode(arr.tobytes()).decode()}
 
     from IPython.core.interactiveshell import InteractiveShell
 

@@ -1,71 +1,52 @@
-"""C1W1: the release is what `make release` makes, holds no solution or hidden test, the samples
-are current, and each hidden check accepts a correct function and rejects a wrong one. Fast:
-nothing here executes the notebook."""
+"""C1W1: the release (shared ReleaseSuite), and each exercise's verdict on trusted functions run in
+this process (grading.exercise.check_locally: the grader's driver, encoding and check, no sandbox)."""
 
 import numpy as np
 import pytest
 
-import assignment_checks as checks
+from assignment_checks import ReleaseSuite
 from grading import c1w1
+from grading.assignment import draw_cases
+from grading.exercise import check_locally
 
 A = c1w1.ASSIGNMENT
-SOLUTION_IDS = ["check_for_leakage", "compute_class_freqs", "get_weighted_loss"]
 
 
-@pytest.fixture(scope="module")
-def regenerated(tmp_path_factory):
-    return checks.fresh_release(A, tmp_path_factory.mktemp("course"))
+class TestC1W1Release(ReleaseSuite):
+    A = c1w1.ASSIGNMENT
 
 
-def test_release_is_byte_for_byte_what_make_release_produces(regenerated):
-    checks.assert_release_is_fresh(A, regenerated)
+@pytest.fixture(scope="module", params=[1, 2, 3])
+def cases(request):
+    """Cases of three grading runs (each run draws its own from a secret seed)."""
+    return draw_cases(A, request.param)
 
 
-def test_release_holds_no_solution_hidden_test_or_grader_file():
-    checks.assert_release_keeps_secrets(A, ["check_leakage(", "check_class_freqs", "patients_1 & patients_2",
-                                            "np.mean(labels == 1, axis=0)", "ops.mean(weighted_terms, axis=0)"])
-
-
-def test_release_cells_are_graded_as_documented():
-    checks.assert_cells_graded_as_documented(A, SOLUTION_IDS)
-
-
-def test_source_solutions_sit_inside_code_here_blocks():
-    checks.assert_solutions_inside_code_here(A)
-
-
-def test_source_notebook_is_executed_without_errors_or_stderr():
-    checks.assert_source_executed_cleanly(A)
-
-
-def test_samples_are_current(tmp_path):
-    checks.assert_samples_current(A, tmp_path)
-
-
-# --------------------------------------------------------------------------- the checks themselves
+def verdict(cases, test, **functions):
+    return check_locally(A.exercise(test), functions, cases[test])
 
 
 def _leakage_by_ids(df1, df2, patient_col):
     return len(set(df1[patient_col]) & set(df2[patient_col])) > 0
 
 
-def _leakage_by_row_index(df1, df2, patient_col):
-    return len(set(df1.index) & set(df2.index)) > 0
+def test_leakage_accepts_ids_and_rejects_row_indices_other_columns_and_non_bools(cases):
+    assert verdict(cases, "test_check_for_leakage", check_for_leakage=_leakage_by_ids).passed
+    for wrong, message in [
+        (lambda df1, df2, col: len(set(df1.index) & set(df2.index)) > 0, "not their row indices"),
+        (lambda df1, df2, col: len(set(df1["Other"]) & set(df2["Other"])) > 0, "or other columns"),
+        (lambda df1, df2, col: len(set(df1[col]) & set(df2[col])), "must return a bool"),
+    ]:
+        result = verdict(cases, "test_check_for_leakage", check_for_leakage=wrong)
+        assert not result.passed and message in result.message, result.message
 
 
-def _leakage_hard_coded_column(df1, df2, patient_col):
-    return len(set(df1["PatientId"]) & set(df2["PatientId"])) > 0 if "PatientId" in df1 else \
-        _leakage_by_ids(df1, df2, patient_col)
+def test_leakage_rejects_a_function_that_changes_its_inputs(cases):
+    def dropping(df1, df2, col):
+        df1.drop(columns=["Other"], inplace=True)
+        return _leakage_by_ids(df1, df2, col)
 
-
-def test_check_leakage_accepts_ids_and_rejects_row_indices_and_a_fixed_column():
-    c1w1.check_leakage(_leakage_by_ids)
-    with pytest.raises(AssertionError, match="expected False, got True"):
-        c1w1.check_leakage(_leakage_by_row_index)
-    with pytest.raises(AssertionError, match="PatientId column"):
-        c1w1.check_leakage(_leakage_hard_coded_column)
-    with pytest.raises(AssertionError, match="must return a bool"):
-        c1w1.check_leakage(lambda df1, df2, col: len(set(df1[col]) & set(df2[col])))
+    assert "changed one of the frames" in verdict(cases, "test_check_for_leakage", check_for_leakage=dropping).message
 
 
 def _freqs(labels):
@@ -73,16 +54,17 @@ def _freqs(labels):
     return y.mean(axis=0), 1 - y.mean(axis=0)
 
 
-def test_check_class_freqs_accepts_shares_and_rejects_swapped_or_counts():
-    c1w1.check_class_freqs(_freqs)
-    with pytest.raises(AssertionError, match="positive_frequencies should be"):
-        c1w1.check_class_freqs(lambda labels: _freqs(labels)[::-1])
-    with pytest.raises(AssertionError, match="positive_frequencies should be"):
-        c1w1.check_class_freqs(lambda labels: (np.sum(labels, axis=0), np.sum(1 - labels, axis=0)))
+def test_class_freqs_accepts_shares_and_rejects_swapped_counts_and_lists(cases):
+    assert verdict(cases, "test_compute_class_freqs", compute_class_freqs=_freqs).passed
+    for wrong in (lambda labels: _freqs(labels)[::-1], lambda labels: (np.sum(labels, 0), np.sum(1 - labels, 0))):
+        result = verdict(cases, "test_compute_class_freqs", compute_class_freqs=wrong)
+        assert "positive_frequencies is wrong" in result.message
+    result = verdict(cases, "test_compute_class_freqs", compute_class_freqs=lambda labels: list(_freqs(labels)))
+    assert "must return two arrays" in result.message
 
 
-def _loss_factory(reduce="mean", use_epsilon=True, fixed_epsilon=None):
-    """A weighted loss written with keras.ops; the variants are the bugs the checks must catch."""
+def _loss_factory(reduce="mean", use_epsilon=True, fixed_epsilon=None, numpy=False):
+    """A weighted loss written with keras.ops (or NumPy); the variants are the bugs the checks must catch."""
     from keras import ops
 
     def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
@@ -90,54 +72,53 @@ def _loss_factory(reduce="mean", use_epsilon=True, fixed_epsilon=None):
         eps = eps if use_epsilon else 0.0
         w_pos = np.asarray(pos_weights, dtype="float32")
         w_neg = np.asarray(neg_weights, dtype="float32")
+        lib = np if numpy else ops
 
         def weighted_loss(y_true, y_pred):
-            y_true = ops.cast(y_true, "float32")
-            y_pred = ops.cast(y_pred, "float32")
-            terms = w_pos * y_true * ops.log(y_pred + eps) + w_neg * (1 - y_true) * ops.log(1 - y_pred + eps)
-            return -ops.sum(getattr(ops, reduce)(terms, axis=0))
+            if numpy:
+                y_true, y_pred = np.asarray(y_true, "float32"), np.asarray(y_pred, "float32")
+            else:
+                y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+            terms = w_pos * y_true * lib.log(y_pred + eps) + w_neg * (1 - y_true) * lib.log(1 - y_pred + eps)
+            return -lib.sum(getattr(lib, reduce)(terms, axis=0))
 
         return weighted_loss
 
     return get_weighted_loss
 
 
-def test_check_weighted_loss_accepts_the_mean_and_rejects_the_sum():
-    c1w1.check_weighted_loss(_loss_factory())
-    with pytest.raises(AssertionError, match="expected a loss of"):
-        c1w1.check_weighted_loss(_loss_factory(reduce="sum"))
+def test_weighted_loss_accepts_the_mean_and_rejects_the_sum_exchanged_weights_and_numpy(cases):
+    assert verdict(cases, "test_get_weighted_loss", get_weighted_loss=_loss_factory()).passed
+    assert "expected a loss of" in verdict(cases, "test_get_weighted_loss",
+                                           get_weighted_loss=_loss_factory(reduce="sum")).message
 
-
-def test_check_weighted_loss_rejects_exchanged_weights():
     def exchanged(pos_weights, neg_weights, epsilon=1e-7):
         return _loss_factory()(neg_weights, pos_weights, epsilon)
 
-    with pytest.raises(AssertionError, match="expected a loss of"):
-        c1w1.check_weighted_loss(exchanged)
+    assert "expected a loss of" in verdict(cases, "test_get_weighted_loss", get_weighted_loss=exchanged).message
+    numpy_loss = verdict(cases, "test_get_weighted_loss", get_weighted_loss=_loss_factory(numpy=True))
+    assert not numpy_loss.passed and "symbolic" in numpy_loss.message, numpy_loss.message
 
 
-def test_check_weighted_loss_epsilon_rejects_no_epsilon_and_a_fixed_epsilon():
-    c1w1.check_weighted_loss_epsilon(_loss_factory())
-    c1w1.check_weighted_loss(_loss_factory(use_epsilon=False))  # interior predictions: no difference
-    with pytest.raises(AssertionError, match="add epsilon inside both logarithms"):
-        c1w1.check_weighted_loss_epsilon(_loss_factory(use_epsilon=False))
-    with pytest.raises(AssertionError, match="epsilon=0.001"):
-        c1w1.check_weighted_loss_epsilon(_loss_factory(fixed_epsilon=1e-7))
+def test_epsilon_rejects_no_epsilon_and_a_fixed_epsilon(cases):
+    assert verdict(cases, "test_weighted_loss_epsilon", get_weighted_loss=_loss_factory()).passed
+    assert verdict(cases, "test_get_weighted_loss", get_weighted_loss=_loss_factory(use_epsilon=False)).passed
+    assert "add epsilon inside both logarithms" in verdict(
+        cases, "test_weighted_loss_epsilon", get_weighted_loss=_loss_factory(use_epsilon=False)).message
+    assert "expected a loss of" in verdict(cases, "test_weighted_loss_epsilon",
+                                           get_weighted_loss=_loss_factory(fixed_epsilon=1e-7)).message
 
 
-def test_checks_agree_with_the_library_versions_in_util_models():
-    """util.models' compute_class_freqs and get_weighted_loss (which train the course model) pass the
-    checks, whose references are written independently in grading.c1w1."""
-    from util.models import compute_class_freqs, get_weighted_loss
+def test_the_maintainers_training_loss_passes_the_checks(cases):
+    """training.losses (which trains the course model) passes; its references are written separately."""
+    from training.losses import compute_class_freqs, get_weighted_loss
 
-    c1w1.check_class_freqs(compute_class_freqs)
-    c1w1.check_weighted_loss(get_weighted_loss)
-    c1w1.check_weighted_loss_epsilon(get_weighted_loss)
+    assert verdict(cases, "test_compute_class_freqs", compute_class_freqs=compute_class_freqs).passed
+    assert verdict(cases, "test_get_weighted_loss", get_weighted_loss=get_weighted_loss).passed
+    assert verdict(cases, "test_weighted_loss_epsilon", get_weighted_loss=get_weighted_loss).passed
 
 
-def test_checks_write_nothing_to_stderr(capfd):
-    c1w1.check_leakage(_leakage_by_ids)
-    c1w1.check_class_freqs(_freqs)
-    c1w1.check_weighted_loss(_loss_factory())
-    c1w1.check_weighted_loss_epsilon(_loss_factory())
-    assert capfd.readouterr().err == ""
+def test_each_run_draws_other_cases():
+    one, two = draw_cases(A, 1), draw_cases(A, 2)
+    assert one == draw_cases(A, 1)
+    assert all(one[test] != two[test] for test in A.test_ids())

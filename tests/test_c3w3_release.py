@@ -1,66 +1,31 @@
-"""C3W3: the release is what `make release` makes, holds no solution or hidden test, and the
-grading references and samples are current. Fast: nothing here executes the notebook."""
+"""C3W3: the release (shared ReleaseSuite), and the verdicts of permute_feature and
+permutation_importance on trusted functions run in this process (grading.exercise.check_locally).
+The Grad-CAM rule is tested on real course-model maps in tests/test_cam_compare.py."""
 
-import json
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
-import assignment_checks as checks
+from assignment_checks import ReleaseSuite
 from grading import c3w3
+from grading.exercise import check_locally
 
 A = c3w3.ASSIGNMENT
-SOLUTION_IDS = ["grad_cam", "compute_gradcam", "permute_feature", "permutation_importance"]
 
 
-@pytest.fixture(scope="module")
-def regenerated(tmp_path_factory):
-    return checks.fresh_release(A, tmp_path_factory.mktemp("course"))
+class TestC3W3Release(ReleaseSuite):
+    A = c3w3.ASSIGNMENT
 
 
-def test_release_is_byte_for_byte_what_make_release_produces(regenerated):
-    checks.assert_release_is_fresh(A, regenerated)
+@pytest.fixture(scope="module", params=[1, 2])
+def rng_seed(request):
+    return request.param
 
 
-def test_release_holds_no_solution_hidden_test_or_grader_file():
-    checks.assert_release_keeps_secrets(A, ["check_grad_cam", "tape.gradient(y_c, conv_output)",
-                                            "np.random.permutation(permuted_df",
-                                            "np.mean(feature_performance_arr)"])
-
-
-def test_release_cells_are_graded_as_documented():
-    checks.assert_cells_graded_as_documented(A, SOLUTION_IDS)
-
-
-def test_source_solutions_sit_inside_code_here_blocks():
-    checks.assert_solutions_inside_code_here(A)
-
-
-def test_source_notebook_is_executed_without_errors_or_stderr():
-    checks.assert_source_executed_cleanly(A)
-
-
-def test_reference_cams_are_current_and_complete():
-    manifest = json.loads(c3w3.MANIFEST.read_text())
-    assert manifest["weights_sha256"] == c3w3.weights_digest(), (
-        "the reference CAMs were made with other weights; run `make references`."
-    )
-    cases = [("grad_cam", i, lab) for i, lab in c3w3.GRAD_CAM_CASES]
-    image, selected = c3w3.COMPUTE_GRADCAM_CASE
-    cases += [("compute_gradcam", image, lab) for lab in selected]
-    assert [(r["kind"], r["image"], r["label"]) for r in manifest["references"]] == cases
-    for kind, image, label in cases:
-        ref = c3w3.load_reference(kind, image, label)
-        assert ref.shape == (320, 320) and ref.min() >= 0 and np.isclose(ref.max(), 1.0)
-    # the solution agrees with util.cam within the grading tolerance
-    assert max(r["mse_vs_util_cam"] for r in manifest["references"]) < c3w3.CAM_MSE_TOLERANCE / 5
-
-
-def test_samples_are_current(tmp_path):
-    checks.assert_samples_current(A, tmp_path)
-
-
-# --------------------------------------------------------------------------- the checks themselves
+def cases_of(test, seed):
+    return A.exercise(test).draw(np.random.default_rng(seed))
 
 
 def _permute_ok(df, feature):
@@ -69,45 +34,83 @@ def _permute_ok(df, feature):
     return out
 
 
+def _permute_rng(df, feature):
+    out = df.copy(deep=True)
+    out[feature] = np.random.default_rng().permutation(out[feature].to_numpy())
+    return out
+
+
 def _permute_mutating(df, feature):
     df[feature] = np.random.permutation(df[feature].to_numpy())
     return df
 
 
-def _importance(permute, reduce):
-    def permutation_importance(X, y, model, metric, num_samples=100):
-        import pandas as pd
+def _permute_copy_then_mutate_input(df, feature):
+    out = _permute_ok(df, feature)
+    df[feature] = out[feature].to_numpy()
+    return out
 
+
+def _permute_biased(df, feature):
+    out = df.copy(deep=True)
+    values = out[feature].to_numpy()
+    out[feature] = np.roll(values, 1)  # always the same "permutation"
+    return out
+
+
+def test_permute_feature_accepts_uniform_permutations_of_a_copy(rng_seed):
+    cases = cases_of("test_permute_feature", rng_seed)
+    for fn in (_permute_ok, _permute_rng):
+        result = check_locally(A.exercise("test_permute_feature"), {"permute_feature": fn}, cases)
+        assert result.passed, result.message
+
+
+@pytest.mark.parametrize("fn, message", [
+    (_permute_mutating, "changed the frame it was given"),
+    (_permute_copy_then_mutate_input, "changed the frame it was given"),
+    (_permute_biased, "not uniformly random"),
+    (lambda df, feature: df.copy(), "same values in another order|not uniformly random"),
+    (lambda df, feature: df[[feature]].copy(), "keep the frame's columns"),
+])
+def test_permute_feature_rejects_mutation_bias_and_lost_columns(fn, message, rng_seed):
+    result = check_locally(A.exercise("test_permute_feature"), {"permute_feature": fn},
+                           cases_of("test_permute_feature", rng_seed))
+    assert not result.passed and re.search(message, result.message), result.message
+
+
+def _importance(reduce=np.mean, samples=None, drop=lambda base, avg: base - avg, as_array=False):
+    def permutation_importance(X, y, model, metric, num_samples=100):
         out = pd.DataFrame(index=["importance"], columns=X.columns, dtype=float)
-        base = metric(y, model.predict_proba(X)[:, 1])
+        data = (lambda frame: frame.to_numpy()) if as_array else (lambda frame: frame)
+        base = metric(y, model.predict_proba(data(X))[:, 1])
         for f in X.columns:
-            scores = [metric(y, model.predict_proba(permute(X, f))[:, 1]) for _ in range(num_samples)]
-            out.loc["importance", f] = base - reduce(scores)
+            scores = [metric(y, model.predict_proba(data(_permute_ok(X, f)))[:, 1])
+                      for _ in range(samples or num_samples)]
+            out.loc["importance", f] = drop(base, reduce(scores))
         return out
 
-    return permutation_importance
+    return {"permutation_importance": permutation_importance}
 
 
-def test_check_permute_feature_accepts_a_copy_and_rejects_mutation():
-    c3w3.check_permute_feature(_permute_ok)
-    with pytest.raises(AssertionError, match="must return a new DataFrame|must not change"):
-        c3w3.check_permute_feature(_permute_mutating)
+def test_permutation_importance_accepts_the_mean_drop_on_frames_and_arrays(rng_seed):
+    exercise = A.exercise("test_permutation_importance")
+    cases = exercise.draw(np.random.default_rng(rng_seed))
+    for namespace in (_importance(), _importance(as_array=True)):
+        namespace["permute_feature"] = _permute_ok
+        result = check_locally(exercise, namespace, cases)
+        assert result.passed, result.message
 
 
-def test_check_permutation_importance_accepts_mean_and_rejects_sum():
-    c3w3.check_permutation_importance(_importance(_permute_ok, np.mean))
-    with pytest.raises(AssertionError, match="differ from the expected"):
-        c3w3.check_permutation_importance(_importance(_permute_ok, np.sum))
-    with pytest.raises(AssertionError, match="must not change its input"):
-        c3w3.check_permutation_importance(_importance(_permute_mutating, np.mean))
+@pytest.mark.parametrize("variant", [
+    dict(reduce=np.median), dict(reduce=np.sum), dict(samples=100), dict(drop=lambda base, avg: abs(base - avg)),
+    dict(drop=lambda base, avg: avg - base),
+])
+def test_permutation_importance_rejects_median_sum_fixed_count_abs_and_sign(variant, rng_seed):
+    exercise = A.exercise("test_permutation_importance")
+    result = check_locally(exercise, _importance(**variant), exercise.draw(np.random.default_rng(rng_seed)))
+    assert not result.passed, variant
 
 
-def test_check_cam_rejects_negative_values_and_wrong_shapes():
-    ref = np.linspace(0, 1, 320 * 320, dtype=np.float32).reshape(320, 320)
-    c3w3._check_cam(0.98 * ref + 0.01, ref, "ok")
-    with pytest.raises(AssertionError, match=r"lies in \[0, 1\]"):
-        c3w3._check_cam(ref - 0.2, ref, "no relu")
-    with pytest.raises(AssertionError, match="shape"):
-        c3w3._check_cam(ref[:10, :10], ref, "not resized")
-    with pytest.raises(AssertionError, match="mean squared difference"):
-        c3w3._check_cam(1 - ref, ref, "wrong map")
+def test_layer_pool_is_the_last_dense_block():
+    assert c3w3.LAYER_POOL[0] == c3w3.COURSE_LAYER == "conv5_block16_concat"
+    assert len(set(c3w3.LAYER_POOL)) == len(c3w3.LAYER_POOL) == 13
