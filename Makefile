@@ -22,10 +22,12 @@ help:
 	@echo "make notebooks re-execute the lecture notebooks in notebooks/ in place (after a model change)"
 	@echo "make bench  run the benchmarks in benchmarks/ (they print measured ratios)"
 	@echo "make release     regenerate release/<A> from source/<A> for every assignment (C1W1, C3W3)"
-	@echo "make autograde ASSIGNMENT=C1W1  autograde submitted/<student>/C1W1 into autograded/ and feedback/"
-	@echo "                 (instructor; ASSIGNMENT is C1W1 or C3W3, default C3W3)"
-	@echo "make references  after retraining the model: C3W3's reference CAMs, every source notebook's"
-	@echo "                 outputs, the releases, the sample submissions, the lecture notebooks"
+	@echo "make autograde ASSIGNMENT=C1W1 JOBS=2  grade submitted/<student>/C1W1, each in a sandbox, into"
+	@echo "                 gradebook.db, autograded/, feedback/ (instructor; default C3W3, JOBS = cores)"
+	@echo "make references  after retraining the model: every source notebook's outputs, the releases,"
+	@echo "                 the lecture notebooks"
+	@echo "make student     what students get: dist/student/ and dist/student.zip"
+	@echo "make lab-student JupyterLab on dist/student/ (the student's view)"
 
 setup: $(STAMP)
 
@@ -37,6 +39,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/python -m util.demo
+	$(BIN)/python -m grading demo --jobs $(JOBS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -82,21 +85,22 @@ clean-output:
 release: $(STAMP)
 	$(BIN)/python -m grading release
 
-# Instructor: grade the submissions collected in submitted/<student>/$(ASSIGNMENT)/ (git-ignored),
-# write autograded/, gradebook.db and feedback/ in the repository root. One assignment per run:
-# make autograde ASSIGNMENT=C1W1 (default C3W3).
+# Instructor: grade the submissions in submitted/<student>/$(ASSIGNMENT)/ (nbgrader's layout; git-ignored),
+# each in its own sandbox, into gradebook.db, autograded/, feedback/ and grading-logs/ in the repository
+# root. One assignment per run: make autograde ASSIGNMENT=C1W1 (default C3W3) JOBS=2 (default: the cores).
+# GRADE_FLAGS passes more options, e.g. GRADE_FLAGS="--cell-seconds 120" (python -m grading --help).
 ASSIGNMENT ?= C3W3
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+GRADE_FLAGS ?=
 autograde: $(STAMP)
-	$(BIN)/python -m grading autograde $(ASSIGNMENT)
+	$(BIN)/python -m grading autograde $(ASSIGNMENT) --jobs $(JOBS) $(GRADE_FLAGS)
 
-# After the course model changes: C3W3's reference CAMs from its solution, every source notebook's
-# stored outputs (C1W1's AUCs and Grad-CAMs, C3W3's maps), the releases, and the sample submissions,
-# in that order (each command does every assignment; C1W1's checks need no stored references).
+# After the course model changes: every source notebook's stored outputs (C1W1's AUCs and Grad-CAMs,
+# C3W3's maps), the releases and the lecture notebooks. The grader keeps no stored references: it
+# computes the solution's answers at grading time.
 references: $(STAMP)
-	$(BIN)/python -m grading references
 	$(BIN)/python -m grading notebook
 	$(BIN)/python -m grading release
-	$(BIN)/python -m grading samples
 	$(BIN)/python -m util.notebooks
 
 .PHONY: student lab-student
