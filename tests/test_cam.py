@@ -227,3 +227,94 @@ def test_score_errors_say_what_to_pass(image):
     with pytest.raises(ValueError, match="score='output'"):
         C.grad_cam(no_dense, image, 0, "feat")
     assert C.grad_cam(no_dense, image, 0, "feat", score="output").shape == (H, W)
+
+
+# --------------------------------------------------------------------------- which layers util.cam explains
+
+
+def _tiny_two_convs(nested=False):
+    """x -> 1x1 conv "feat" -> 1x1 conv "mix" (or a nested model holding it) -> GAP -> dense "out"."""
+    inp = keras.Input((None, None, 3))
+    feat = keras.layers.Conv2D(2, 1, use_bias=False, name="feat")(inp)
+    if nested:
+        sub_in = keras.Input((None, None, 2))
+        sub = keras.Model(sub_in, keras.layers.Conv2D(2, 1, name="inner_conv")(sub_in), name="block")
+        x = sub(feat)
+    else:
+        x = keras.layers.Conv2D(2, 1, name="mix")(feat)
+    x = keras.layers.ReLU(name="head_in")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(3, activation="sigmoid", name="out")(x)
+    return keras.Model(inp, out)
+
+
+GRADIENT_FUNCTIONS = {
+    "gradcam_model": lambda m, x, layer: C.gradcam_model(m, layer),
+    "activations_and_scores(logit)": lambda m, x, layer: C.activations_and_scores(m, x, layer, "logit"),
+    "activations_and_scores(output)": lambda m, x, layer: C.activations_and_scores(m, x, layer, "output"),
+    "activations_and_gradients": lambda m, x, layer: C.activations_and_gradients(m, x, 0, layer),
+    "grad_cam": lambda m, x, layer: C.grad_cam(m, x, 0, layer),
+    "grad_cams": lambda m, x, layer: C.grad_cams(m, x, [0, 1], layer),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENT_FUNCTIONS))
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_layer_followed_by_a_convolution_is_refused(image, name, nested):
+    model = _tiny_two_convs(nested)
+    with pytest.raises(ValueError) as err:
+        GRADIENT_FUNCTIONS[name](model, image, "feat")
+    message = str(err.value)
+    assert message.startswith("util.cam explains only the layer the classification head reads, 'head_in'")
+    assert "'feat'" in message and "C3W3 exercise" in message
+    assert ("'block'" if nested else "'mix'") in message
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENT_FUNCTIONS))
+def test_the_layer_the_head_reads_is_explained(image, name):
+    model = _tiny_two_convs()
+    for layer in ("head_in", "mix"):  # the last convolution itself, and the ReLU after it
+        GRADIENT_FUNCTIONS[name](model, image, layer)
+
+
+def test_unknown_layer_message_is_unchanged(tiny, image):
+    # notebooks may store this message; it must stay byte-identical
+    with pytest.raises(ValueError) as err:
+        C.grad_cam(tiny, image, 0, layer_name="feats")
+    assert str(err.value) == (
+        "The model has no layer named 'feats'. Closest names: ['feat']. "
+        "List them all with [layer.name for layer in model.layers]."
+    )
+    with pytest.raises(ValueError) as err:  # an unknown name is reported before the head check
+        C.grad_cam(_tiny_two_convs(), image, 0, layer_name="nothing_like_it")
+    assert str(err.value).startswith("The model has no layer named 'nothing_like_it'.")
+
+
+def test_densenet_explains_only_its_last_dense_block():
+    from util.models import build_densenet121
+
+    model = build_densenet121()
+    assert C.gradcam_model(model, C.DEFAULT_LAYER) is C.gradcam_model(model, C.DEFAULT_LAYER)
+    for k in (4, 10, 15):
+        with pytest.raises(ValueError, match="'conv5_block16_concat'.*C3W3 exercise"):
+            C.gradcam_model(model, f"conv5_block{k}_concat")
+    with pytest.raises(ValueError, match="C3W3 exercise"):
+        C.activations_and_scores(model, np.zeros((1, 32, 32, 3), np.float32), "conv4_block24_concat")
+
+
+def test_fundus_cnn_cam_layer_is_explained():
+    from util.train_fundus import CAM_LAYER, build_fundus_cnn
+
+    model = build_fundus_cnn()
+    C.gradcam_model(model, CAM_LAYER)
+    with pytest.raises(ValueError, match=f"{CAM_LAYER!r}"):
+        C.gradcam_model(model, "block1_conv")
+
+
+def test_sequential_models_are_checked_too(image):
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 1, name="a"),
+                              keras.layers.Conv2D(2, 1, name="b"), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(3, name="out")])
+    assert C.grad_cam(model, image, 0, "b").shape == (H, W)
+    with pytest.raises(ValueError, match="explains only the layer the classification head reads, 'b'"):
+        C.grad_cam(model, image, 0, "a")

@@ -29,13 +29,27 @@ rounds to exactly 1.0 in float32 its gradient is exactly zero and the course's
 map is blank, for the very predictions one most wants to explain. Pass
 ``score="output"`` to differentiate the model's output as the course did.
 
-The ReLU comes before the resize, as the course's assignment text describes
-the post-processing (its solution code resized first; with bilinear
-interpolation the two orders differ only next to the map's zero crossings).
-The course wrote ``cv2.resize(cam, (W, H), cv2.INTER_NEAREST)``: the third
-positional argument of ``cv2.resize`` is ``dst``, not ``interpolation``, so
-its maps were in fact interpolated bilinearly (OpenCV's default). Here the
-interpolation is bilinear on purpose and written as a keyword.
+Post-processing order. The course's assignment text lists the last step as
+"Resize, take ReLU, and return cam" (resize first), but the post-processing
+code it gave applied the ReLU first (``np.maximum(cam, 0)``), then resized,
+then divided by the maximum. ``util.cam`` does what that code did: ReLU
+first, then a bilinear resize, then the division by the maximum; so does this
+course's C3W3 notebook. With bilinear interpolation the two orders differ only
+next to the map's zero crossings (resizing first lets a negative cell pull the
+interpolated values of its positive neighbours down). The course wrote
+``cv2.resize(cam, (W, H), cv2.INTER_NEAREST)``: the third positional argument
+of ``cv2.resize`` is ``dst``, not ``interpolation``, so its maps were in fact
+interpolated bilinearly (OpenCV's default). Here the interpolation is bilinear
+on purpose and written as a keyword.
+
+Which layer. The functions that compute gradients (:func:`gradcam_model`,
+:func:`activations_and_scores`, :func:`activations_and_gradients`,
+:func:`grad_cam`, :func:`grad_cams`) explain only a layer that the
+classification head reads without any further convolution in between:
+``conv5_block16_concat`` for the course's DenseNet121, the CAM layer of the
+fundus CNN (``util.train_fundus.CAM_LAYER``). For any other existing layer they
+raise a ValueError: Grad-CAM of an arbitrary layer is the C3W3 assignment's
+exercise, and the student library does not answer it.
 """
 
 from __future__ import annotations
@@ -96,6 +110,126 @@ def _check_layer(model, layer_name):
     return model.get_layer(layer_name)
 
 
+#: Layer types that count as a convolution between an explained layer and the model's output.
+_CONV_TYPES = ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+               "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D",
+               "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+
+
+def _is_convolution(op):
+    """Whether a graph operation is a convolution, or a nested model that contains one."""
+    import keras
+
+    types = tuple(getattr(keras.layers, name) for name in _CONV_TYPES if hasattr(keras.layers, name))
+    if isinstance(op, types):
+        return True
+    if isinstance(op, keras.Model):
+        return any(_is_convolution(inner) for inner in op.layers)
+    return False
+
+
+def _output_graph(model):
+    """The model's graph seen from its output: ``{id(tensor): (tensor, producing op, [id(input)...])}``."""
+    graph = {}
+    stack = list(model.outputs)
+    while stack:
+        t = stack.pop()
+        if id(t) in graph:
+            continue
+        history = getattr(t, "_keras_history", None)
+        if history is None:
+            graph[id(t)] = (t, None, [])
+            continue
+        op, node_index = history[0], history[1]
+        inputs = list(op._inbound_nodes[node_index].input_tensors)
+        graph[id(t)] = (t, op, [id(i) for i in inputs])
+        stack.extend(inputs)
+    return graph
+
+
+def _ops_after(graph, tensor):
+    """The operations on some path from ``tensor`` to the model's output, in no particular order."""
+    children = {}
+    for tid, (_, op, inputs) in graph.items():
+        for i in inputs:
+            children.setdefault(i, []).append(tid)
+    seen, ops, stack = {id(tensor)}, [], [id(tensor)]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+                op = graph[child][1]
+                if op is not None and all(op is not o for o in ops):
+                    ops.append(op)
+    return ops
+
+
+def _head_layer_name(model, graph):
+    """The layer to name in the error: the course's layer if the model has it, else the last 4-D layer
+    that the output reads without a convolution in between."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    candidates = []
+    for name in names:
+        layer = model.get_layer(name)
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            out = layer.output
+        except (AttributeError, ValueError):
+            continue
+        if id(out) in graph and len(out.shape) == 4 and not any(_is_convolution(op) for op in _ops_after(graph, out)):
+            candidates.append(name)
+    if DEFAULT_LAYER in candidates:
+        return DEFAULT_LAYER
+    return candidates[-1] if candidates else None
+
+
+def _check_head_layer(model, layer_name):
+    """Raise a ValueError unless ``layer_name`` reaches the output without a further convolution.
+
+    ``layer_name`` must exist (:func:`_check_layer` first). Models whose graph cannot be read (no
+    functional graph) are let through. The verdict is cached per (model, layer).
+    """
+    try:
+        cache = _GRADCAM_MODELS.setdefault(model, {})
+    except TypeError:
+        cache = {}
+    key = (layer_name, "head-check")
+    if key in cache:
+        if cache[key]:
+            raise ValueError(cache[key])
+        return
+    message = ""
+    try:
+        graph = _output_graph(model)
+        out = model.get_layer(layer_name).output
+    except (AttributeError, ValueError, IndexError, TypeError):
+        graph, out = None, None
+    if graph is not None and id(out) in graph:
+        convs = [op for op in _ops_after(graph, out) if _is_convolution(op)]
+        if convs:
+            head = _head_layer_name(model, graph)
+            which = f"{head!r}" if head else "the output of its last convolution"
+            message = (
+                f"util.cam explains only the layer the classification head reads, {which}: "
+                f"{layer_name!r} is followed by further convolutions (e.g. {convs[0].name!r}) before the output. "
+                f"Grad-CAM of other layers is the C3W3 exercise: write it with tf.GradientTape in your grad_cam."
+            )
+    cache[key] = message
+    if message:
+        raise ValueError(message)
+
+
+def _check_explained_layer(model, layer_name):
+    """:func:`_check_layer`, then :func:`_check_head_layer`; return the layer."""
+    layer = _check_layer(model, layer_name)
+    _check_head_layer(model, layer_name)
+    return layer
+
+
 def _n_outputs(model):
     shape = model.outputs[0].shape
     return int(shape[-1])
@@ -154,7 +288,8 @@ def gradcam_model(model, layer_name=DEFAULT_LAYER):
     model : keras.Model
         A functional (or Sequential) model with one output.
     layer_name : str, default ``"conv5_block16_concat"``
-        The convolutional layer to explain.
+        The layer to explain: one the classification head reads without a
+        further convolution in between (see the module's notes).
 
     Returns
     -------
@@ -165,11 +300,13 @@ def gradcam_model(model, layer_name=DEFAULT_LAYER):
     Raises
     ------
     ValueError
-        If the model has no such layer (the message lists the closest names).
+        If the model has no such layer (the message lists the closest names),
+        or if the layer is followed by further convolutions before the output
+        (Grad-CAM of such a layer is the C3W3 exercise).
     """
     import keras
 
-    layer = _check_layer(model, layer_name)
+    layer = _check_explained_layer(model, layer_name)
     try:
         cache = _GRADCAM_MODELS.setdefault(model, {})
     except TypeError:  # not weak-referenceable: build without caching
@@ -184,7 +321,7 @@ def _features_model(model, layer_name):
     """``keras.Model(inputs, [layer output, input of the Dense output layer])``, cached like gradcam_model."""
     import keras
 
-    layer = _check_layer(model, layer_name)
+    layer = _check_explained_layer(model, layer_name)
     head = _dense_head(model)
     try:
         cache = _GRADCAM_MODELS.setdefault(model, {})
@@ -206,6 +343,7 @@ def activations_and_scores(model, images, layer_name=DEFAULT_LAYER, score="logit
     images : tensor of shape (n, H, W, 3)
         Preprocessed images (a batch; in inference mode they do not affect each other).
     layer_name : str, default ``"conv5_block16_concat"``
+        As in :func:`gradcam_model`.
     score : {"logit", "output"}, default "logit"
         ``"logit"``: the pre-activation of the model's Dense output layer
         (``features @ kernel + bias``); ``"output"``: the model's output (a
@@ -267,12 +405,13 @@ def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYE
     Raises
     ------
     ValueError
-        Bad image shape or unknown layer.
+        Bad image shape; unknown layer; a layer followed by further
+        convolutions before the output (see :func:`gradcam_model`).
     IndexError
         ``class_index`` outside ``0..n_outputs-1`` (the error is also a ValueError).
     """
     x = _check_image(image)
-    _check_layer(model, layer_name)
+    _check_explained_layer(model, layer_name)
     k = _check_class_index(model, class_index)
     acts, (grads,) = _forward_and_gradients(model, x, [k], layer_name, _check_score(score))
     return acts, grads
@@ -378,12 +517,14 @@ def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit")
     Raises
     ------
     ValueError
-        Image not of shape (1, H, W, 3); unknown layer (closest names listed).
+        Image not of shape (1, H, W, 3); unknown layer (closest names
+        listed); a layer followed by further convolutions before the output
+        (util.cam explains only the layer the classification head reads).
     IndexError
         ``class_index`` out of range (also a ValueError).
     """
     x = _check_image(image)
-    _check_layer(model, layer_name)
+    _check_explained_layer(model, layer_name)
     k = _check_class_index(model, class_index)
     acts, (grads,) = _forward_and_gradients(model, x, [k], layer_name, _check_score(score))
     return _cam_from(acts, grads, x.shape[1], x.shape[2])
@@ -404,7 +545,7 @@ def grad_cams(model, image, class_indices, layer_name=DEFAULT_LAYER, score="logi
         One map per class index, each as :func:`grad_cam` would return it.
     """
     x = _check_image(image)
-    _check_layer(model, layer_name)
+    _check_explained_layer(model, layer_name)
     ks = [_check_class_index(model, k) for k in class_indices]
     if not ks:
         return {}
