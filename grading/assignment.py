@@ -60,6 +60,9 @@ class Assignment:
     exercises: tuple
     samples: tuple = ()
     solution_ids: tuple = ()
+    #: Locked cells that only illustrate (figures, tables) and that nothing graded depends on:
+    #: the box skips them, as it skips everything after the last graded cell.
+    illustrations: tuple = ()
 
     @property
     def notebook_name(self):
@@ -142,7 +145,8 @@ def build_program(assignment, notebook, cases, driver_for=None):
     -------
     list of :class:`grading.runner.Cell` and :class:`grading.runner.Call`
         One ``Call`` per graded test cell, in the submission's order; test cells a submission
-        deleted are called at the end; nothing runs after the last test cell.
+        deleted are called at the end; nothing runs after the last test cell, and the locked
+        cells listed in ``assignment.illustrations`` do not run.
     """
     import nbformat
 
@@ -162,6 +166,8 @@ def build_program(assignment, notebook, cases, driver_for=None):
             exercise = assignment.exercise(gid)
             steps.append(Call(gid, exercise.driver, cases[gid]))
             seen.add(gid)
+        elif gid in assignment.illustrations:
+            continue
         elif gid in locked:
             steps.append(Cell(gid, locked[gid]))
         else:  # a solution cell, or a cell the student added

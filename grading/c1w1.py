@@ -155,9 +155,9 @@ def _check_freqs(cases, expected, values):
             if have.shape != want.shape:
                 return f"{name} must hold one value per label, shape {want.shape}; it had shape {have.shape}."
             if not np.allclose(have, want, rtol=0, atol=FREQ_ATOL):
-                return (f"{name} is wrong on a {np.shape(case['labels'])} {case['dtype']} label matrix "
-                        f"(largest error {np.max(np.abs(have - want)):.3g}). The positive frequency of a label "
-                        "is the share of examples that have it.")
+                return (f"{name} is wrong on a {case['dtype']} label matrix (largest error "
+                        f"{np.max(np.abs(have - want)):.3g}). The positive frequency of a label is the share of "
+                        "examples that have it.")
         if not got["unchanged"]:
             return "compute_class_freqs changed the labels it was given."
     return None

@@ -33,6 +33,7 @@ from util.labels import LABELS
 __all__ = [
     "ASSIGNMENT",
     "COURSE_LAYER",
+    "DISTINCT_LAYERS",
     "EXERCISES",
     "LAYER_POOL",
     "SAMPLES",
@@ -44,6 +45,10 @@ __all__ = [
 COURSE_LAYER = "conv5_block16_concat"
 #: Layers the grader may ask grad_cam and compute_gradcam to explain (the last dense block's outputs).
 LAYER_POOL = (COURSE_LAYER,) + tuple(f"conv5_block{k}_concat" for k in range(4, 16))
+#: Layers whose maps stay far from the course layer's (blocks 13-15 are nearly contained in block 16,
+#: so a grad_cam that ignores layer_name comes within correlation 0.9993 there; TOLERANCES.md):
+#: every draw holds at least one of them.
+DISTINCT_LAYERS = tuple(f"conv5_block{k}_concat" for k in range(4, 13))
 
 #: permute_feature: permutations drawn to test uniformity, and the allowed gap in standard errors.
 PERMUTE_RUNS = 400
@@ -90,24 +95,53 @@ def _test_films():
     return load_split("test")["Image"].tolist()
 
 
+def _raw_cam(model, x, class_index, layer):
+    """The solution's weighted sum before its post-processing: an (h, w) map at the layer's grid.
+
+    The solution's recipe (gradient of the sigmoid output, spatial mean, weighted sum of the
+    channels), stopped before the ReLU, so that :func:`grading.cam_compare.accepted_references`
+    can build both post-processing orders the course has taught from it.
+    """
+    import keras
+    import tensorflow as tf
+
+    grad_model = keras.Model(model.input, [model.get_layer(layer).output, model.output])
+    with tf.GradientTape() as tape:
+        acts, predictions = grad_model(x, training=False)
+        score = predictions[:, class_index]
+    grads = tape.gradient(score, acts)
+    weights = np.mean(grads[0].numpy(), axis=(0, 1))
+    return np.dot(acts[0].numpy(), weights)
+
+
 @lru_cache(maxsize=256)
 def _solution_cam(film, label, layer):
-    """The solution's map of ``label`` on ``film`` at ``layer`` (cached: drawing and judging share it)."""
+    """The accepted maps of ``label`` on ``film`` at ``layer``: shape (2, H, W), both orders of ReLU and resize.
+
+    Cross-checked against the solution's own ``grad_cam`` on the same input: if the first map and the
+    solution's map differ, the grader is at fault and says so instead of grading.
+    """
+    from grading.cam_compare import accepted_references
     from util.images import load_image_normalize
 
     mean, std = course_normalization()
     x = load_image_normalize(_image_dir() / film, mean, std)
     with quiet(), contextlib.redirect_stdout(NullIO()):
-        cam = _solution()["grad_cam"](course_model(), x, LABELS.index(label), layer)
-    cam = np.asarray(cam, dtype=np.float64)
-    cam.setflags(write=False)
-    return cam
+        solution = np.asarray(_solution()["grad_cam"](course_model(), x, LABELS.index(label), layer), dtype=np.float64)
+        raw = _raw_cam(course_model(), x, LABELS.index(label), layer)
+    references = accepted_references(raw, x.shape[1], x.shape[2])
+    if solution.shape != references[0].shape or not np.allclose(references[0], solution, atol=1e-4, equal_nan=True):
+        raise RuntimeError(f"grader fault: the reference map of {film}/{label}/{layer} does not match the solution's "
+                           "grad_cam; fix grading/c3w3.py before grading.")
+    references.setflags(write=False)
+    return references
 
 
 def _draw_cam_cases(rng, n, first_layer=COURSE_LAYER, labels_per_case=1):
     """``n`` cases ``{film, labels, layer, mean, std}`` whose solution maps are usable references.
 
-    The first case explains ``first_layer`` (the course's), the others a layer of :data:`LAYER_POOL`.
+    The first case explains ``first_layer`` (the course's), the next one a layer of
+    :data:`DISTINCT_LAYERS`, the others any layer of :data:`LAYER_POOL`.
     """
     from grading.cam_compare import reference_is_usable
 
@@ -117,14 +151,19 @@ def _draw_cam_cases(rng, n, first_layer=COURSE_LAYER, labels_per_case=1):
     while len(cases) < n:
         film = films[int(rng.integers(0, len(films)))]
         labels = [LABELS[int(i)] for i in rng.choice(len(LABELS), size=labels_per_case, replace=False)]
-        layer = first_layer if (not cases and first_layer) else LAYER_POOL[int(rng.integers(1, len(LAYER_POOL)))]
-        if all(reference_is_usable(_solution_cam(film, label, layer)) for label in labels):
+        if not cases and first_layer:
+            layer = first_layer
+        elif not any(case["layer"] in DISTINCT_LAYERS for case in cases):
+            layer = DISTINCT_LAYERS[int(rng.integers(0, len(DISTINCT_LAYERS)))]
+        else:
+            layer = LAYER_POOL[int(rng.integers(1, len(LAYER_POOL)))]
+        if all(reference_is_usable(ref) for label in labels for ref in _solution_cam(film, label, layer)):
             cases.append({"film": film, "labels": labels, "layer": layer, "mean": mean, "std": std})
     return cases
 
 
 def _expect_cams(cases):
-    """Per case, ``label -> the solution's map``."""
+    """Per case, ``label -> the accepted maps`` (both orders of ReLU and resize, see _solution_cam)."""
     return [{label: _solution_cam(case["film"], label, case["layer"]) for label in case["labels"]} for case in cases]
 
 
@@ -532,4 +571,7 @@ ATTACKS = (
 #: The assignment's record.
 ASSIGNMENT = Assignment("C3W3", EXERCISES, SAMPLES + ATTACKS,
                         solution_ids=("imports", "grad_cam", "compute_gradcam", "permute_feature",
-                                      "permutation_importance"))
+                                      "permutation_importance"),
+                        # the Cardiomegaly map, the three example films and their localisation table:
+                        # 45 of the box's 80 s, and no graded function reads what they define
+                        illustrations=("code-10", "code-13", "code-14"))

@@ -82,6 +82,29 @@ def _first_line(text, limit=300):
     return line[:limit]
 
 
+def _case_strings(value, found):
+    if isinstance(value, str):
+        if len(value) >= 5:
+            found.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _case_strings(v, found)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _case_strings(v, found)
+    return found
+
+
+def scrub(message, cases):
+    """``message`` with every string of the cases (film names, layers, ids) replaced by ``<hidden>``.
+
+    A submission's own error message may quote its arguments; feedback must not show the cases.
+    """
+    for text in sorted(_case_strings(cases, set()), key=len, reverse=True):
+        message = message.replace(text, "<hidden>")
+    return message
+
+
 def judge(exercise, cases, expected, results, problem, points):
     """The :class:`Verdict` of ``exercise`` from the box's ``results`` (or the ``problem``).
 
@@ -96,7 +119,8 @@ def judge(exercise, cases, expected, results, problem, points):
         if not isinstance(result, dict):
             return Verdict(0.0, points, f"{exercise.title}: the notebook's answer was malformed.")
         if "error" in result:
-            return Verdict(0.0, points, f"{exercise.title}: your code raised {_first_line(result['error'])}")
+            return Verdict(0.0, points, f"{exercise.title}: your code raised "
+                                        f"{scrub(_first_line(result['error']), cases)}")
         try:
             values.append(decode(result.get("value")))
         except (ValueError, TypeError, KeyError) as err:
@@ -106,7 +130,7 @@ def judge(exercise, cases, expected, results, problem, points):
     except Exception as err:  # noqa: BLE001  (a value of an unexpected shape or type)
         reason = f"the values returned are not what the exercise asks for ({type(err).__name__}: {_first_line(err)})"
     if reason:
-        return Verdict(0.0, points, f"{exercise.title}: {reason}")
+        return Verdict(0.0, points, f"{exercise.title}: {scrub(reason, cases)}")
     return Verdict(float(points), points, f"{exercise.title}: passed on {len(cases)} case(s) drawn at grading time.")
 
 

@@ -91,6 +91,15 @@ class ReleaseSuite:
                 assert "raise NotImplementedError()" in cell.source
                 assert "### START CODE HERE ###" in cell.source and "### END CODE HERE ###" in cell.source
 
+    def test_cells_skipped_while_grading_are_locked_illustrations_before_the_last_test(self):
+        nb = nbformat.read(self.A.release_notebook, as_version=4)
+        ids = [c.metadata["nbgrader"].get("grade_id") for c in nb.cells]
+        last_test = max(ids.index(test) for test in self.A.test_ids())
+        for gid in self.A.illustrations:
+            cell = nb.cells[ids.index(gid)]
+            assert cell.cell_type == "code" and cell.metadata["nbgrader"]["locked"], gid
+            assert not cell.metadata["nbgrader"].get("grade") and ids.index(gid) < last_test, gid
+
     def test_source_solutions_sit_inside_code_here_blocks(self):
         nb = nbformat.read(self.A.source_notebook, as_version=4)
         for cell in nb.cells:

@@ -160,6 +160,8 @@ def test_judge_reports_errors_and_failures_without_cases():
     assert failed.score == 0 and failed.message == "Exercise 9 (f): wrong value"
     raised = judge(exercise, [{"secret": "film-17"}], None, [{"error": "ValueError: nope\ntrace"}], None, 10)
     assert raised.message == "Exercise 9 (f): your code raised ValueError: nope"
+    quoting = judge(exercise, [{"secret": "film-17"}], None, [{"error": "ValueError: no file film-17"}], None, 10)
+    assert quoting.message == "Exercise 9 (f): your code raised ValueError: no file <hidden>"
     missing = judge(exercise, [{}], None, None, "the notebook's process ended (exit status 3)", 10)
     assert missing.score == 0 and "exit status 3" in missing.message
-    assert all("film-17" not in v.message for v in (failed, raised, missing))
+    assert all("film-17" not in v.message for v in (failed, raised, missing, quoting))
