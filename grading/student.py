@@ -90,6 +90,7 @@ nbgrader submit C1W1
 | path | what it holds |
 | --- | --- |
 | `release/<A>/` | the assignment notebooks and their visible tests (`public_tests.py`) |
+| `notebooks/` | the lecture notebooks, stored with their outputs |
 | `util/` | the course library the notebooks import (`from util import *`), with the data generators |
 | `data/models/` | the trained model weights and their model cards |
 | `data/manifests/` | the checksum list the generated images are verified against |
@@ -180,6 +181,7 @@ def bundle_files(repo=REPO_ROOT):
             raise FileNotFoundError(f"{release} is missing: run `make release` first.")
         add_tree(release, f"release/{name}", RELEASE_PATTERNS)
     add_tree(repo / "util", "util")
+    add_tree(repo / "notebooks", "notebooks", ["*.ipynb"])
     models = repo / "data" / "models"
     for path in sorted(models.glob("*.weights.h5")) + sorted(models.glob("*.md")):
         files[f"data/models/{path.name}"] = path

@@ -207,7 +207,9 @@ def test_bundle_holds_the_student_tree_only(bundle):
     files = bundle["files"]
     top = {f.split("/")[0] for f in files}
     assert top == {"README.md", "LICENSE", "pyproject.toml", "constraints.txt", "nbgrader_config.py",
-                   "release", "util", "data"}
+                   "release", "notebooks", "util", "data"}
+    lectures = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+    assert sorted(f.split("/")[1] for f in files if f.startswith("notebooks/")) == lectures
     for assignment in ASSIGNMENTS:
         assert {f"release/{assignment.name}/{assignment.notebook_name}",
                 f"release/{assignment.name}/public_tests.py"} <= set(files)
@@ -331,8 +333,10 @@ def test_no_grader_files_or_folders(received):
     assert not found, "\n".join(found)
 
 
-def test_no_stored_outputs_in_received_notebooks(received):
-    found = [name for name, data in received.items() if name.endswith(".ipynb")
+def test_no_stored_outputs_in_received_assignment_notebooks(received):
+    """Assignment notebooks arrive without outputs (the source's outputs would show the solution's);
+    the lecture notebooks are meant to be read with theirs."""
+    found = [name for name, data in received.items() if name.endswith(".ipynb") and "notebooks/" not in name
              and any(c.get("outputs") for c in json.loads(data)["cells"])]
     assert not found, f"notebooks with stored outputs (the source's reference outputs): {found}"
 
