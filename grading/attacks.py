@@ -135,8 +135,9 @@ def _grader_secrets():
                     data = fh.read(1 << 20)
             except OSError:
                 continue
-            if path.startswith("/proc/") and b"medxai" not in data and b"grading" not in data:
-                continue
+            if path.startswith("/proc/") and not any(secret in data for secret in (
+                    b"gradebook.db", b"/autograder", b"/source/", b"BEGIN SOLUTION", b"HIDDEN TESTS")):
+                continue  # a process's command line or environment that holds none of the grader's files
             found.append(path)
     return found
 
