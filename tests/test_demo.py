@@ -10,7 +10,7 @@ from util.labels import LABELS
 
 @pytest.mark.slow
 def test_demo_prints_summary_and_writes_gallery(tmp_path, capsys):
-    demo.main(["--out", str(tmp_path), "--no-grading"])
+    demo.main(["--out", str(tmp_path)])
     out = capsys.readouterr().out
     for split in demo.SPLITS:
         assert split in out

@@ -1,15 +1,11 @@
-"""``make demo``: the course's main job on the embedded default data.
+"""``make demo``'s first part: the course's data and model on the embedded default data.
 
 1. Generate the chest X-ray phantoms (first run only) and print their summary.
 2. Print the mortality cohort's summary and its random forest's c-index.
 3. Draw a gallery of sample images with their lesion outlines.
-4. The instructor's job: regenerate every assignment's ``release/`` from
-   ``source/`` with nbgrader, autograde C3W3's sample submissions through
-   nbgrader's own ``autograde`` and gradebook, and print their grades and
-   where the feedback HTML went (``python -m util.grading grade C1W1`` does
-   the same for C1W1).
 
-Run as ``python -m util.demo [--out OUTPUT_DIR] [--no-grading]``.
+Run as ``python -m util.demo [--out OUTPUT_DIR]``. (``make demo`` then grades sample submissions
+with the instructor's tools, which are not part of this library.)
 """
 
 from __future__ import annotations
@@ -127,8 +123,6 @@ def main(argv=None):
     """Entry point of ``make demo``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "output", help="output folder")
-    parser.add_argument("--no-grading", action="store_true",
-                        help="accepted for compatibility; grading is `python -m grading demo` (make demo runs it)")
     args = parser.parse_args(argv)
 
     from util.chestxray import ensure_chestxray_data
