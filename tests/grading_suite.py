@@ -142,12 +142,21 @@ class GradingSuite:
             assert float(rows[student]["raw_score"]) == sum(v.score for v in report.verdicts.values()), student
 
     def test_the_autograded_notebook_holds_the_submission_and_the_verdicts_only(self, graded):
-        nb = nbformat.read(graded["root"] / "autograded" / "cheater" / self.A.name / self.A.notebook_name,
-                           as_version=4)
-        text = json.dumps(nb)
-        assert "HIDDEN TESTS" not in text and "def drive(" not in text
-        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-        assert len(errors) == len(self.A.exercises)
+        def autograded(student):
+            return nbformat.read(graded["root"] / "autograded" / student / self.A.name / self.A.notebook_name,
+                                 as_version=4)
+
+        def outputs(nb, kind):
+            return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == kind]
+
+        correct = autograded("correct")
+        assert "HIDDEN TESTS" not in json.dumps(correct) and "def drive(" not in json.dumps(correct)
+        assert not outputs(correct, "error")
+        assert [o.text.split(":")[0] for o in outputs(correct, "stream")] == [e.title for e in self.A.exercises]
+        cheater = autograded("cheater")
+        assert len(outputs(cheater, "error")) == len(self.A.exercises)
+        given = [c for c in cheater.cells if c.metadata.get("nbgrader", {}).get("locked")]
+        assert not any("HIDDEN TESTS" in c.source or "def drive(" in c.source for c in given)
 
 
 def pytest_generate_tests(metafunc):
