@@ -10,6 +10,7 @@ a crash later in the notebook cannot take away the points of the tests before it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -88,7 +89,7 @@ def box_environment(threads=1):
     """Environment variables of the box: quiet TensorFlow, ``threads`` per library, no display."""
     env = {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": WORKDIR, "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+        "HOME": WORKDIR, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "USER": "student", "LOGNAME": "student",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "KERAS_HOME": "/tmp/keras",
         "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde",
@@ -230,7 +231,8 @@ def run_submission(program, judge, files=(), limits=Limits(), isolated=True, thr
     end_by = start + limits.submission_seconds
     harness = (Path(__file__).with_name("harness.py")).read_text()
     workdir = Path(tempfile.mkdtemp(prefix="medxai-box-"))
-    uid, gid = sandbox.box_user()
+    identity = sandbox.box_identity() if isolated else contextlib.nullcontext((os.getuid(), os.getgid()))
+    uid, gid = identity.__enter__()
     req_r, req_w = os.pipe()
     ans_r, ans_w = os.pipe()
     proc = None
@@ -245,8 +247,8 @@ def run_submission(program, judge, files=(), limits=Limits(), isolated=True, thr
         out_path, err_path = workdir.parent / (workdir.name + ".out"), workdir.parent / (workdir.name + ".err")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             command = [sys.executable, "-c", harness, str(req_r), str(ans_w)]
-            proc = sandbox.start(workdir if isolated else workdir, command, limits, box_environment(threads),
-                                 pass_fds=(req_r, ans_w), stdout=out, stderr=err, isolated=isolated)
+            proc = sandbox.start(workdir, command, limits, box_environment(threads), pass_fds=(req_r, ans_w),
+                                 stdout=out, stderr=err, isolated=isolated, box_id=uid)
         os.close(req_r)
         os.close(ans_w)
         req_r = ans_w = None
@@ -321,4 +323,5 @@ def run_submission(program, judge, files=(), limits=Limits(), isolated=True, thr
             out_path.unlink(missing_ok=True)
             err_path.unlink(missing_ok=True)
         shutil.rmtree(workdir, ignore_errors=True)
+        identity.__exit__(None, None, None)
     return report

@@ -17,9 +17,10 @@ A submission's notebook is untrusted code. It runs in a process started through
   caps what the submission prints: its stdout and stderr are files), open files, no core
   dumps; wall-clock limits per cell and per submission are enforced by the runner, which
   kills the whole process group;
-* **an unprivileged user**: when the grader runs as root, the harness drops to ``nobody``
-  inside the box before it runs any submitted code (root ignores the process limit, so a
-  fork bomb would not be stopped); otherwise the box runs as the grader's own user in a
+* **an unprivileged user**: when the grader runs as root, the harness drops to a uid of the
+  box's own (:func:`box_identity`) inside the box before it runs any submitted code (root
+  ignores the process limit, so a fork bomb would not be stopped, and boxes running side by
+  side must not share a process count); otherwise the box runs as the grader's own user in a
   user namespace.
 
 Where user namespaces are unavailable ``bwrap`` cannot start; :func:`isolation_problem`
@@ -29,10 +30,13 @@ every report then states (:class:`Limits` still apply).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -52,8 +56,13 @@ __all__ = [
 
 #: Where the submission's private working directory appears inside the box.
 WORKDIR = "/home/student"
-#: The uid and gid the box's code runs as when the grader is root (``nobody``).
-UNPRIVILEGED_ID = 65534
+#: The first of the uids (and gids) the boxes' code runs as when the grader is root: each box that
+#: runs at the same time gets its own (BOX_IDS of them), since RLIMIT_NPROC counts the processes of
+#: a uid across the machine, and one box's fork bomb must not starve another's threads.
+FIRST_BOX_ID = 160000
+BOX_IDS = 4096
+#: Where the lock files that reserve a box uid live (shared by every grader process of the machine).
+BOX_ID_LOCKS = Path(tempfile.gettempdir()) / "medxai-box-ids"
 #: Environment variable telling the harness which ``uid:gid`` to drop to before running anything.
 DROP_ENV = "MEDXAI_BOX_DROP_TO"
 #: System files the Python stack needs from /etc (the dynamic linker, user and time-zone tables).
@@ -160,7 +169,7 @@ def _system_binds():
     return args
 
 
-def sandbox_argv(workdir, command, limits):
+def sandbox_argv(workdir, command, limits, box_id=None):
     """The ``bwrap`` command line that runs ``command`` in the box over ``workdir``.
 
     Parameters
@@ -171,14 +180,18 @@ def sandbox_argv(workdir, command, limits):
     command : list of str
         What to run inside, e.g. ``[sys.executable, "-c", harness_source]``.
     limits : Limits
+    box_id : int, optional
+        For a root grader: the uid and gid the box drops to (:func:`box_identity`).
     """
     if os.geteuid() == 0:
-        # Root: no user namespace (it would map only uid 0), so that the harness can drop to
-        # UNPRIVILEGED_ID itself, before any submitted code runs (DROP_ENV); a root process
-        # ignores RLIMIT_NPROC, nobody does not. bwrap sets no_new_privs, so nothing regains root.
+        # Root: no user namespace (it would map only uid 0), so that the harness can drop to the
+        # box's own unprivileged uid before any submitted code runs (DROP_ENV); a root process
+        # ignores RLIMIT_NPROC, others do not. bwrap sets no_new_privs, so nothing regains root.
+        if box_id is None:
+            raise ValueError("a root grader needs a box uid: use sandbox.box_identity().")
         namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                       "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-                      "--setenv", DROP_ENV, f"{UNPRIVILEGED_ID}:{UNPRIVILEGED_ID}"]
+                      "--setenv", DROP_ENV, f"{box_id}:{box_id}"]
     else:
         namespaces = ["--unshare-all"]
     argv = [str(bwrap_binary()), *namespaces, "--die-with-parent", "--new-session",
@@ -186,7 +199,7 @@ def sandbox_argv(workdir, command, limits):
             "--size", str(int(limits.tmp_bytes)), "--perms", "1777", "--tmpfs", "/tmp"]
     argv += _system_binds()
     readable = readable_paths()
-    # bwrap would make the missing parent folders of a bind 0700 (root's), out of nobody's reach
+    # bwrap would make the missing parent folders of a bind 0700 (root's), out of the box user's reach
     parents = sorted({str(parent) for path in [*readable, Path(WORKDIR)] for parent in path.parents} - {"/"})
     for parent in parents:
         argv += ["--perms", "0755", "--dir", parent]
@@ -219,20 +232,48 @@ def _preexec(limits):
     return apply
 
 
-def box_user(isolated=True):
-    """``(uid, gid)`` the box's code runs as: ``nobody`` for a root grader, else the grader's own."""
-    if os.geteuid() == 0 and isolated:
-        return UNPRIVILEGED_ID, UNPRIVILEGED_ID
-    return os.getuid(), os.getgid()
+@contextlib.contextmanager
+def box_identity():
+    """Reserve ``(uid, gid)`` for one box while it runs.
+
+    A root grader gets a uid of its own from :data:`FIRST_BOX_ID` on, held by a lock file in
+    :data:`BOX_ID_LOCKS` (so graders running side by side on one machine never share one); any
+    other grader runs its boxes as itself, in a user namespace.
+
+    Raises
+    ------
+    SandboxUnavailable
+        All :data:`BOX_IDS` uids are in use.
+    """
+    if os.geteuid() != 0:
+        yield os.getuid(), os.getgid()
+        return
+    BOX_ID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for box_id in range(FIRST_BOX_ID, FIRST_BOX_ID + BOX_IDS):
+        handle = open(BOX_ID_LOCKS / str(box_id), "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield box_id, box_id
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        return
+    raise SandboxUnavailable(f"all {BOX_IDS} box uids from {FIRST_BOX_ID} are in use; grade with fewer jobs.")
 
 
-def start(workdir, command, limits, env, pass_fds=(), stdout=None, stderr=None, isolated=True):
+def start(workdir, command, limits, env, pass_fds=(), stdout=None, stderr=None, isolated=True, box_id=None):
     """Start ``command`` in the box (or, with ``isolated=False``, only under :class:`Limits`).
+
+    ``box_id`` is the uid a root grader's box drops to (:func:`box_identity`).
 
     Returns the :class:`subprocess.Popen`; it leads its own process group, so the runner can
     kill everything it started with ``os.killpg``.
     """
-    argv = sandbox_argv(workdir, command, limits) if isolated else list(command)
+    argv = sandbox_argv(workdir, command, limits, box_id) if isolated else list(command)
     return subprocess.Popen(
         argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
         pass_fds=tuple(pass_fds), preexec_fn=_preexec(limits), close_fds=True,
@@ -256,11 +297,11 @@ def isolation_problem():
              "ifaces = sorted(n for _, n in socket.if_nameindex())\n"
              f"hidden = not os.path.exists({str(REPO_ROOT / 'grading')!r})\n"
              "print(ifaces == ['lo'] and hidden)\n")
-    with tempfile.TemporaryDirectory(prefix="medxai-probe-") as tmp:
-        os.chown(tmp, *box_user())
+    with tempfile.TemporaryDirectory(prefix="medxai-probe-") as tmp, box_identity() as (uid, gid):
+        os.chown(tmp, uid, gid)
         try:
             proc = start(tmp, [sys.executable, "-c", probe], Limits(), env={"PATH": "/usr/bin:/bin"},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, box_id=uid)
             out, err = proc.communicate(timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bwrap could not start: {exc}"

@@ -64,7 +64,8 @@ def test_no_network_read_only_library_private_writable_home_unprivileged_user():
     out = report.stdout_tail
     assert "NET closed" in out and "LIB read-only" in out and "HOME mine /home/student" in out, out
     if os.geteuid() == 0:
-        assert f"UID {sandbox.UNPRIVILEGED_ID}" in out, out
+        uid = int(out.split("UID ", 1)[1].split()[0])
+        assert sandbox.FIRST_BOX_ID <= uid < sandbox.FIRST_BOX_ID + sandbox.BOX_IDS, out
     assert not (REPO_ROOT / "util" / "x.py").exists()
 
 
@@ -133,6 +134,30 @@ def _is_harness(pid):
             return b"The program that runs a submission's cells" in fh.read()
     except OSError:
         return False
+
+
+def test_boxes_running_side_by_side_get_their_own_uid():
+    with sandbox.box_identity() as first, sandbox.box_identity() as second:
+        assert first != second
+    with sandbox.box_identity() as again:
+        assert again == first
+
+
+def test_a_fork_bomb_in_one_box_does_not_starve_a_box_beside_it():
+    import threading
+
+    limits = Limits(cell_seconds=6, submission_seconds=30, processes=64)
+    bomb = threading.Thread(target=run, args=({"define": "answer = lambda x: x",
+                                               "bomb": "import os\nwhile True:\n    os.fork()"},),
+                            kwargs={"limits": limits})
+    bomb.start()
+    time.sleep(2)
+    threads = "import threading\nts = [threading.Thread(target=lambda: None) for _ in range(40)]\n" \
+              "[t.start() for t in ts]\n[t.join() for t in ts]\nanswer = lambda x: x + 1"
+    report, judged = run({"threads": threads}, limits=limits)
+    bomb.join()
+    assert report.ended == "finished", report.detail
+    assert [r["value"] for r in judged["t"][0]] == [2, 3]
 
 
 def test_limits_reject_nonsense():
