@@ -83,6 +83,7 @@ class RunReport:
     stdout_tail: str = ""
     stderr_tail: str = ""
     isolated: bool = True
+    box_uid: int = -1                                # the uid the box's code ran as
 
 
 def box_environment(threads=1):
@@ -233,6 +234,7 @@ def run_submission(program, judge, files=(), limits=Limits(), isolated=True, thr
     workdir = Path(tempfile.mkdtemp(prefix="medxai-box-"))
     identity = sandbox.box_identity() if isolated else contextlib.nullcontext((os.getuid(), os.getgid()))
     uid, gid = identity.__enter__()
+    report.box_uid = uid
     req_r, req_w = os.pipe()
     ans_r, ans_w = os.pipe()
     proc = None
@@ -305,6 +307,7 @@ def run_submission(program, judge, files=(), limits=Limits(), isolated=True, thr
     finally:
         if proc is not None:
             _kill(proc)
+            sandbox.release(proc)
         for fd in (req_r, req_w, ans_r, ans_w):
             if fd is not None:
                 try:

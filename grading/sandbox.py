@@ -15,7 +15,8 @@ A submission's notebook is untrusted code. It runs in a process started through
   not the home directory, not the rest of ``/etc``;
 * **limits**: address space, CPU seconds, processes and threads, file size (which also
   caps what the submission prints: its stdout and stderr are files), open files, no core
-  dumps; wall-clock limits per cell and per submission are enforced by the runner, which
+  dumps; where the grader may make cgroups (root, cgroup v1 or v2), the memory and the
+  processes of all the box's processes together too; wall-clock limits per cell and per submission are enforced by the runner, which
   kills the whole process group;
 * **an unprivileged user**: when the grader runs as root, the harness drops to a uid of the
   box's own (:func:`box_identity`) inside the box before it runs any submitted code (root
@@ -37,6 +38,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -217,11 +219,52 @@ def _limit(kind, value):
     resource.setrlimit(kind, (value, value))
 
 
-def _preexec(limits):
-    """Runs in the child between fork and exec: its own process group, then the limits."""
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+class _BoxCgroup:
+    """A cgroup of the box's own (cgroup v1 ``memory`` and ``pids``, or v2), where the machine lets the grader
+    make one: caps the memory and the processes of **all** the box's processes together, which the per-process
+    rlimits cannot (a fork bomb of processes that each allocate). Absent elsewhere; the rlimits still apply."""
+
+    def __init__(self, name, limits):
+        self.dirs = []
+        v2 = (CGROUP_ROOT / "cgroup.controllers").is_file()
+        settings = ({CGROUP_ROOT / "medxai-grading" / name: {"memory.max": limits.memory_bytes,
+                                                             "pids.max": limits.processes}} if v2 else
+                    {CGROUP_ROOT / "memory" / "medxai-grading" / name: {"memory.limit_in_bytes": limits.memory_bytes},
+                     CGROUP_ROOT / "pids" / "medxai-grading" / name: {"pids.max": limits.processes}})
+        try:
+            for folder, values in settings.items():
+                folder.mkdir(parents=True, exist_ok=True)
+                self.dirs.append(folder)
+                for key, value in values.items():
+                    (folder / key).write_text(str(int(value)))
+        except OSError:
+            self.remove()
+            self.dirs = []
+
+    def join(self):
+        """Move the calling process into the cgroup (called between fork and exec)."""
+        for folder in self.dirs:
+            with open(folder / "cgroup.procs", "w") as fh:
+                fh.write(str(os.getpid()))
+
+    def remove(self):
+        for folder in self.dirs:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+def _preexec(limits, cgroup=None):
+    """Runs in the child between fork and exec: its own process group, its cgroup, then the limits."""
 
     def apply():
         os.setsid()
+        if cgroup is not None:
+            cgroup.join()
         _limit(resource.RLIMIT_AS, limits.memory_bytes)
         _limit(resource.RLIMIT_CPU, limits.cpu_seconds)
         _limit(resource.RLIMIT_NPROC, limits.processes)
@@ -274,10 +317,24 @@ def start(workdir, command, limits, env, pass_fds=(), stdout=None, stderr=None, 
     kill everything it started with ``os.killpg``.
     """
     argv = sandbox_argv(workdir, command, limits, box_id) if isolated else list(command)
-    return subprocess.Popen(
+    cgroup = _BoxCgroup(Path(workdir).name, limits) if os.geteuid() == 0 else None
+    proc = subprocess.Popen(
         argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-        pass_fds=tuple(pass_fds), preexec_fn=_preexec(limits), close_fds=True,
+        pass_fds=tuple(pass_fds), preexec_fn=_preexec(limits, cgroup), close_fds=True,
     )
+    proc.box_cgroup = cgroup  # removed by release() once every process of the box is gone
+    return proc
+
+
+def release(proc):
+    """Remove the box's cgroup (call after the box's processes have ended)."""
+    cgroup = getattr(proc, "box_cgroup", None)
+    if cgroup is not None:
+        for _ in range(50):
+            cgroup.remove()
+            if not any(folder.exists() for folder in cgroup.dirs):
+                return
+            time.sleep(0.1)
 
 
 @lru_cache(maxsize=1)
@@ -297,6 +354,7 @@ def isolation_problem():
              "ifaces = sorted(n for _, n in socket.if_nameindex())\n"
              f"hidden = not os.path.exists({str(REPO_ROOT / 'grading')!r})\n"
              "print(ifaces == ['lo'] and hidden)\n")
+    proc = None
     with tempfile.TemporaryDirectory(prefix="medxai-probe-") as tmp, box_identity() as (uid, gid):
         os.chown(tmp, uid, gid)
         try:
@@ -305,6 +363,11 @@ def isolation_problem():
             out, err = proc.communicate(timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bwrap could not start: {exc}"
+        finally:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+                release(proc)
     if proc.returncode != 0:
         detail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         return (f"bwrap failed ({proc.returncode}: {detail[0]}); user namespaces may be disabled here "

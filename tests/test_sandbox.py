@@ -95,7 +95,7 @@ def test_the_process_limit_stops_a_fork_bomb_and_the_box_dies_with_it():
     assert report.ended in ("finished", "timed out") and report.seconds < 20
     assert report.verdicts["t"].score == (10 if report.ended == "finished" else 0)
     time.sleep(1)
-    left = [p for p in os.listdir("/proc") if p.isdigit() and _is_harness(p)]
+    left = [p for p in os.listdir("/proc") if p.isdigit() and _uid_of(p) == report.box_uid]
     assert not left, f"processes of the box still running: {left}"
 
 
@@ -128,12 +128,12 @@ def test_processes_the_submission_forks_never_answer_for_it():
     assert [r["value"] for r in judged["t"][0]] == [1, 2]
 
 
-def _is_harness(pid):
+def _uid_of(pid):
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"The program that runs a submission's cells" in fh.read()
-    except OSError:
-        return False
+        with open(f"/proc/{pid}/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("Uid:"))
+    except (OSError, StopIteration):
+        return None
 
 
 def test_boxes_running_side_by_side_get_their_own_uid():
@@ -158,6 +158,31 @@ def test_a_fork_bomb_in_one_box_does_not_starve_a_box_beside_it():
     bomb.join()
     assert report.ended == "finished", report.detail
     assert [r["value"] for r in judged["t"][0]] == [2, 3]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups are made by a root grader only")
+def test_the_box_s_processes_together_stay_within_its_memory():
+    """Four processes of 600 MB each, in a box of 1 GiB: each is within the address-space limit, together
+    they are not; the box's cgroup kills some of them (the out-of-memory killer), the grader goes on."""
+    limits = Limits(cell_seconds=20, submission_seconds=40, memory_bytes=1024 ** 3, processes=64)
+    hog = ("import os\n"
+           "children = []\n"
+           "for _ in range(4):\n"
+           "    pid = os.fork()\n"
+           "    if pid == 0:\n"
+           "        block = bytearray(600 * 1024 ** 2)\n"
+           "        for i in range(0, len(block), 4096):\n"
+           "            block[i] = 1\n"
+           "        os._exit(0)\n"
+           "    children.append(pid)\n"
+           "print('KILLED', sum(os.WEXITSTATUS(s) != 0 or os.WIFSIGNALED(s) for s in\n"
+           "      [os.waitpid(pid, 0)[1] for pid in children]))\n"
+           "answer = lambda x: x\n")
+    report, judged = run({"hog": hog}, limits=limits)
+    killed = int(report.stdout_tail.split("KILLED ", 1)[1].split()[0]) if "KILLED" in report.stdout_tail else None
+    # without the cgroup all four finish (2.4 GB on a 24 GB machine); with it, at most one fits
+    assert report.ended == "crashed" or (killed is not None and killed >= 2), (report.ended, report.stdout_tail)
+    assert not list((sandbox.CGROUP_ROOT / "memory" / "medxai-grading").glob("medxai-box-*"))
 
 
 def test_limits_reject_nonsense():
