@@ -10,11 +10,11 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup demo test data lab train train-fundus evaluate notebooks bench clean-output help
+.PHONY: setup system-deps demo test data lab train train-fundus evaluate notebooks bench clean-output help
 
 help:
 	@echo "make demo   set up .venv, generate the embedded data, print a summary, write a gallery to output/"
-	@echo "make test   set up .venv and run every test"
+	@echo "make test   set up .venv (and, as root, Debian's postgresql for one test) and run every test"
 	@echo "make data   generate the chest X-ray phantoms (data/chestxray/) if they are missing"
 	@echo "make lab    start JupyterLab in this repository"
 	@echo "make train  train the course DenseNet121 on fresh phantoms (about 65 min on 2 CPU cores) into data/models/"
@@ -23,7 +23,8 @@ help:
 	@echo "make bench  run the benchmarks in benchmarks/ (they print measured ratios)"
 	@echo "make release     regenerate release/<A> from source/<A> for every assignment (C1W1, C3W3)"
 	@echo "make autograde ASSIGNMENT=C1W1 JOBS=2  grade submitted/<student>/C1W1, each in a sandbox, into"
-	@echo "                 gradebook.db, autograded/, feedback/ (instructor; default C3W3, JOBS = cores)"
+	@echo "                 gradebook.db, autograded/, feedback/ (instructor; default C3W3, JOBS = cores);"
+	@echo "                 SCHEDULER=tcp://host:8786 on a Dask cluster, DB_URL=postgresql://... the gradebook"
 	@echo "make references  after retraining the model: every source notebook's outputs, the releases,"
 	@echo "                 the lecture notebooks"
 	@echo "make student     what students get: dist/student/ and dist/student.zip"
@@ -41,8 +42,20 @@ demo: $(STAMP)
 	$(BIN)/python -m util.demo
 	$(BIN)/python -m grading demo --jobs $(JOBS)
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+# System packages the tests need beyond .venv: Debian's PostgreSQL server binaries (initdb, pg_ctl), for the
+# throw-away server of tests/test_postgres_gradebook.py. Installed only when missing, and only as root (CI);
+# elsewhere it says what to install (that test fails, with the same message, without them).
+system-deps:
+	@if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's postgresql (for tests/test_postgres_gradebook.py)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+			|| echo "warning: apt-get could not install postgresql; tests/test_postgres_gradebook.py will fail"; \
+	else echo "PostgreSQL's server binaries are missing: install them (Debian/Ubuntu: sudo apt-get install postgresql)," \
+		"or tests/test_postgres_gradebook.py fails"; fi
 
 data: $(STAMP)
 	$(BIN)/python -m util.chestxray
@@ -88,12 +101,18 @@ release: $(STAMP)
 # Instructor: grade the submissions in submitted/<student>/$(ASSIGNMENT)/ (nbgrader's layout; git-ignored),
 # each in its own sandbox, into gradebook.db, autograded/, feedback/ and grading-logs/ in the repository
 # root. One assignment per run: make autograde ASSIGNMENT=C1W1 (default C3W3) JOBS=2 (default: the cores).
+# A re-run skips what is graded already (same notebook, same grader version): GRADE_FLAGS=--force regrades.
+# SCHEDULER=tcp://host:8786 grades on a Dask cluster instead (README: Grading at scale); DB_URL=postgresql://...
+# names the gradebook (default: MEDXAI_DB_URL / nbgrader_config.py, else gradebook.db).
 # GRADE_FLAGS passes more options, e.g. GRADE_FLAGS="--cell-seconds 120" (python -m grading --help).
 ASSIGNMENT ?= C3W3
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+SCHEDULER ?=
+DB_URL ?=
 GRADE_FLAGS ?=
 autograde: $(STAMP)
-	$(BIN)/python -m grading autograde $(ASSIGNMENT) --jobs $(JOBS) $(GRADE_FLAGS)
+	$(BIN)/python -m grading autograde $(ASSIGNMENT) --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) \
+		$(if $(DB_URL),--db-url '$(DB_URL)') $(GRADE_FLAGS)
 
 # After the course model changes: every source notebook's stored outputs (C1W1's AUCs and Grad-CAMs,
 # C3W3's maps), the releases and the lecture notebooks. The grader keeps no stored references: it

@@ -38,6 +38,14 @@ if _bin not in os.environ.get("PATH", "").split(os.pathsep):
 c.CourseDirectory.course_id = "medxai-course"
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 
+# The gradebook: nbgrader's default, gradebook.db (sqlite) in the course root, unless MEDXAI_DB_URL names
+# another, e.g. PostgreSQL (postgresql://grader@dbhost:5432/medxai; keep a password in ~/.pgpass, not in
+# the URL), which nbgrader recommends when several people grade at once. Every nbgrader command run with
+# this configuration (formgrader, export, generate_feedback) and `make autograde` then use it;
+# `make autograde DB_URL=...` (python -m grading autograde --db-url) sets it for one grading run.
+if os.environ.get("MEDXAI_DB_URL"):
+    c.CourseDirectory.db_url = os.environ["MEDXAI_DB_URL"]
+
 # The exchange (release_assignment -> fetch_assignment, submit -> collect): the course's own folder
 # unless MEDXAI_EXCHANGE names another. nbgrader's default (/usr/local/share/nbgrader/exchange) is
 # shared by every course on the machine and needs root to create.

@@ -24,7 +24,10 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m grading",
         description="Release, sample submissions and sandboxed autograding of the course's assignments.",
-        epilog="\n".join(f"{k:<10} {v}" for k, v in _HELP.items()),
+        epilog="\n".join(f"{k:<10} {v}" for k, v in _HELP.items()) + (
+            "\n\nautograde exits 0 when every submission has a grade (a student's crash is a grade), 1 when there\n"
+            "is nothing to grade, 2 when the sandbox or the cluster cannot be used, 3 when the grader could not\n"
+            "grade some submission (a grader fault: re-run to grade it), 130 when interrupted."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("what", choices=list(_HELP), help="what to do (see below)")
@@ -42,6 +45,18 @@ def _parser():
     parser.add_argument("--allow-unsandboxed", action="store_true",
                         help="grade without the sandbox where it cannot start (every report says so)")
     parser.add_argument("--no-feedback", action="store_true", help="skip nbgrader generate_feedback")
+    grade = parser.add_argument_group("autograde only")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on this Dask cluster (e.g. tcp://host:8786; needs pip install .[cluster]) "
+                            "instead of --jobs threads here (make autograde SCHEDULER=...)")
+    grade.add_argument("--db-url", metavar="URL",
+                       help="the gradebook, e.g. postgresql://grader@dbhost/medxai (default: CourseDirectory.db_url "
+                            "of nbgrader_config.py, else gradebook.db in the course root; make autograde DB_URL=...)")
+    grade.add_argument("--force", action="store_true",
+                       help="grade again the submissions already graded from the same notebook by this grader version")
+    grade.add_argument("--student", action="append", metavar="ID",
+                       help="grade only this student (repeat for more)")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar (the per-submission lines stay)")
     return parser
 
 
@@ -155,18 +170,32 @@ def _autograde(assignment, args):
     from grading.sandbox import SandboxUnavailable
 
     try:
-        run = autograde(assignment, args.root, jobs=args.jobs, limits=_limits(args),
-                        allow_unsandboxed=args.allow_unsandboxed, feedback=not args.no_feedback, progress=print)
+        run = autograde(assignment, args.root, students=args.student, jobs=args.jobs, limits=_limits(args),
+                        allow_unsandboxed=args.allow_unsandboxed, feedback=not args.no_feedback, progress=print,
+                        scheduler=args.scheduler, db_url=args.db_url, force=args.force,
+                        bar=False if args.no_progress else None)
     except SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except FileNotFoundError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: every submission graded so far is recorded (gradebook, grading-logs/{assignment.name}/); "
+              "the ones in flight are not. Run the same command again to grade the rest.", file=sys.stderr)
+        return 130
+    except RuntimeError as err:
+        from grading.cluster import ClusterUnavailable  # imports no Dask
+
+        if isinstance(err, ClusterUnavailable):
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        raise
     print(run.summary())
-    print(f"scores: {_shown(Path(args.root) / 'gradebook.db')}; feedback: {_shown(Path(args.root) / 'feedback')}/; "
-          f"logs: {_shown(Path(args.root) / 'grading-logs' / assignment.name)}/")
-    return 0
+    logs = Path(args.root) / "grading-logs" / assignment.name
+    print(f"scores: {run.db_url}; table: {_shown(run.csv_path)}; feedback: {_shown(Path(args.root) / 'feedback')}/; "
+          f"logs: {_shown(logs)}/")
+    return 3 if run.faults else 0
 
 
 if __name__ == "__main__":
