@@ -342,6 +342,7 @@ def _report_data(report):
                      for t, v in report.verdicts.items()},
         "cells": [{"cell": name, "ok": ok, "error": error, "seconds": s} for name, ok, error, s in report.cells],
         "stdout_tail": report.stdout_tail, "stderr_tail": report.stderr_tail,
+        "box_uid": getattr(report, "box_uid", -1),
     }
 
 
@@ -449,6 +450,8 @@ def report_from_result(result, points):
                        seconds=_number(data.get("seconds", 0.0), "seconds"), isolated=bool(data.get("isolated")),
                        stdout_tail=str(data.get("stdout_tail", "")), stderr_tail=str(data.get("stderr_tail", "")))
     report.cells = [(str(c["cell"]), bool(c["ok"]), c.get("error"), c.get("seconds")) for c in data.get("cells", [])]
+    if isinstance(data.get("box_uid"), int) and hasattr(report, "box_uid"):
+        report.box_uid = data["box_uid"]
     return report
 
 
@@ -588,6 +591,9 @@ class LocalBackend:
 
     def wait(self, futures):
         return wait(futures, return_when=FIRST_COMPLETED).done
+
+    def release(self, future):
+        pass
 
     def abort(self):
         """Drop the queued submissions and kill the boxes in flight (their runs are lost)."""
@@ -819,6 +825,7 @@ def _grade(run, assignment, root, found, data, digests, todo, gb, seed, isolated
                 student, task = pending.pop(future)
                 try:
                     raw = future.result()
+                    backend.release(future)
                     if not isinstance(raw, str):
                         raise TypeError(f"a grading task returned {type(raw).__name__}, not JSON text")
                     result = json.loads(raw)

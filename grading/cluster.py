@@ -100,7 +100,8 @@ class DaskBackend:
 
     def share(self, shared):
         """Send what every task needs once to every worker; return the reference tasks take."""
-        return self.client.scatter([shared], broadcast=True, hash=False)[0]
+        self.shared = self.client.scatter([shared], broadcast=True, hash=False)[0]
+        return self.shared
 
     def submit(self, task, shared):
         future = self.client.submit(grade_task, task, shared, pure=False,
@@ -114,6 +115,11 @@ class DaskBackend:
         self.futures.difference_update(done)
         return done
 
+    def release(self, future):
+        """Forget a task whose result is read (else the cluster may compute it again when a worker leaves)."""
+        self.futures.discard(future)
+        future.release()
+
     def abort(self):
         """Cancel every task not yet back (a box already running on a worker finishes there, unrecorded)."""
         try:
@@ -123,6 +129,9 @@ class DaskBackend:
             self.close()
 
     def close(self):
+        shared, self.shared = getattr(self, "shared", None), None
+        if shared is not None and self.client.status == "running":
+            shared.release()
         if self.own:
             self.client.close()
             self.own = False
