@@ -68,26 +68,34 @@ def _ids(rng, kind, values):
     return [int(v) for v in values], kind
 
 
+#: The five leakage cases of a run: (a patient in both frames, their row indices overlap, the second
+#: frame is empty). Fixed, so that every run holds a case where only the ids tell the truth either way:
+#: shared ids with disjoint row indices, and no shared id with overlapping row indices (and a shared
+#: value in another column).
+_LEAKAGE_LAYOUTS = ((True, False, False), (False, True, False), (True, True, False), (False, True, False),
+                    (False, False, True))
+
+
 def _draw_leakage(rng):
-    """Pairs of frames: ids of several types, overlapping row indices, a distractor column, empties."""
+    """Pairs of frames: ids of several types, overlapping row indices, a distractor column, an empty frame."""
     cases = []
-    for shared in (True, False, True, False, False):
-        n1, n2 = int(rng.integers(3, 60)), int(rng.integers(0 if not shared else 1, 40))
+    for shared, overlapping, empty in _LEAKAGE_LAYOUTS:
+        n1, n2 = int(rng.integers(3, 60)), 0 if empty else int(rng.integers(3, 40))
         pool = rng.choice(100_000, size=n1 + n2 + 5, replace=False)
         ids1 = list(rng.choice(pool[:n1], size=n1 + int(rng.integers(0, 4))))  # repeated patients
         ids2 = [int(v) for v in pool[n1:n1 + n2]]
         if shared:
             ids2[int(rng.integers(0, n2))] = int(rng.choice(ids1))
         kind1 = _ID_KINDS[int(rng.integers(0, len(_ID_KINDS)))]
-        kind2 = kind1 if kind1 == "str" else ("int64" if kind1 != "str" and rng.random() < 0.5 else kind1)
+        kind2 = kind1 if kind1 == "str" else ("int64" if rng.random() < 0.5 else kind1)
         col = str(rng.choice(["PatientId", "patient", "subject"]))
         v1, d1 = _ids(rng, kind1, ids1)
         v2, d2 = _ids(rng, kind2, ids2)
-        # a distractor column that shares values exactly when the patient column does not
+        # a distractor column that shares a value exactly when the patient column does not
         other1 = [int(v) for v in rng.integers(0, 5, size=len(v1))]
-        other2 = [int(v) for v in rng.integers(0, 5, size=len(v2))] if not shared else [99] * len(v2)
+        other2 = [99] * len(v2) if shared else [other1[0]] * len(v2)
         index1 = list(range(len(v1)))
-        index2 = list(range(len(v2))) if rng.random() < 0.6 else [1000 + i for i in range(len(v2))]
+        index2 = list(range(len(v2))) if overlapping else [1000 + i for i in range(len(v2))]
         cases.append({
             "df1": frame_spec([(col, v1, d1), ("Other", other1, "int64")], index1),
             "df2": frame_spec([(col, v2, d2), ("Other", other2, "int64")], index2),
@@ -249,6 +257,7 @@ def _draw_epsilon(rng):
         y_pred = np.asarray(case["y_pred"])
         extreme = rng.random(y_pred.shape) < 0.4
         y_pred[extreme] = rng.integers(0, 2, size=int(extreme.sum()))
+        y_pred[0, 0], y_pred[-1, -1] = 0.0, 1.0  # always at least one of each
         case.update(y_pred=y_pred.astype(np.float32).tolist(), mode="value")
         if epsilon is not None:
             case["epsilon"] = epsilon

@@ -41,6 +41,16 @@ def test_leakage_accepts_ids_and_rejects_row_indices_other_columns_and_non_bools
         assert not result.passed and message in result.message, result.message
 
 
+def test_every_run_catches_row_indices_and_other_columns():
+    """Not only the seeds above: on 300 runs' cases the wrong comparisons always fail."""
+    exercise = A.exercise("test_check_for_leakage")
+    for seed in range(300):
+        cases = exercise.draw(np.random.default_rng(seed))
+        for wrong in (lambda df1, df2, col: len(set(df1.index) & set(df2.index)) > 0,
+                      lambda df1, df2, col: len(set(df1["Other"]) & set(df2["Other"])) > 0):
+            assert not check_locally(exercise, {"check_for_leakage": wrong}, cases).passed, seed
+
+
 def test_leakage_rejects_a_function_that_changes_its_inputs(cases):
     def dropping(df1, df2, col):
         df1.drop(columns=["Other"], inplace=True)
