@@ -84,6 +84,7 @@ class RunReport:
     stderr_tail: str = ""
     isolated: bool = True
     box_uid: int = -1                                # the uid the box's code ran as
+    box_name: str = ""                               # the box's private folder (and cgroup) name
 
 
 def box_environment(threads=1):
@@ -235,6 +236,7 @@ def run_submission(program, judge, files=(), limits=Limits(), isolated=True, thr
     identity = sandbox.box_identity() if isolated else contextlib.nullcontext((os.getuid(), os.getgid()))
     uid, gid = identity.__enter__()
     report.box_uid = uid
+    report.box_name = workdir.name
     req_r, req_w = os.pipe()
     ans_r, ans_w = os.pipe()
     proc = None

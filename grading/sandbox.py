@@ -230,6 +230,7 @@ class _BoxCgroup:
     def __init__(self, name, limits):
         self.dirs = []
         v2 = (CGROUP_ROOT / "cgroup.controllers").is_file()
+        self._sweep(v2)
         settings = ({CGROUP_ROOT / "medxai-grading" / name: {"memory.max": limits.memory_bytes,
                                                              "pids.max": limits.processes}} if v2 else
                     {CGROUP_ROOT / "memory" / "medxai-grading" / name: {"memory.limit_in_bytes": limits.memory_bytes},
@@ -243,6 +244,17 @@ class _BoxCgroup:
         except OSError:
             self.remove()
             self.dirs = []
+
+    @staticmethod
+    def _sweep(v2):
+        """Remove the empty cgroups of boxes whose grader was killed before it could (rmdir fails on a busy one)."""
+        parents = [CGROUP_ROOT / "medxai-grading"] if v2 else [CGROUP_ROOT / c / "medxai-grading" for c in ("memory", "pids")]
+        for parent in parents:
+            for folder in parent.glob("medxai-*") if parent.is_dir() else ():
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
 
     def join(self):
         """Move the calling process into the cgroup (called between fork and exec)."""
