@@ -18,7 +18,6 @@ measurements are in ``autograder/C3W3/TOLERANCES.md``.
 from __future__ import annotations
 
 import contextlib
-import os
 from functools import lru_cache
 
 import numpy as np

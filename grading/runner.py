@@ -22,7 +22,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from grading import sandbox
 from grading.sandbox import Limits, WORKDIR
