@@ -70,12 +70,9 @@ __all__ = [
     "summarize",
 ]
 
-#: The layer the course explains (the notebook's ``layer_name``).
-COURSE_LAYER = "conv5_block16_concat"
-
-#: The grader's layer pool: the course layer and the outputs of the dense blocks 4..15 of
-#: DenseNet121's last stage, all 10x10 at 320 px.
-POOL_LAYERS = (COURSE_LAYER,) + tuple(f"conv5_block{k}_concat" for k in range(4, 16))
+#: The layer the course explains, and the grader's layer pool (one home: grading/c3w3.py): the course
+#: layer and the outputs of the dense blocks 4..15 of DenseNet121's last stage, all 10x10 at 320 px.
+from grading.c3w3 import COURSE_LAYER, LAYER_POOL as POOL_LAYERS  # noqa: E402
 
 #: Seed of the study's sample of cases.
 DEFAULT_SEED = 20261201
