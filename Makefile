@@ -10,11 +10,12 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup system-deps demo test data lab train train-fundus evaluate notebooks bench clean-output help
+.PHONY: setup system-deps demo test test-fast data lab train train-fundus evaluate notebooks bench clean-output help
 
 help:
 	@echo "make demo   set up .venv, generate the embedded data, print a summary, write a gallery to output/"
 	@echo "make test   set up .venv (and, as root, Debian's postgresql for one test) and run every test"
+	@echo "make test-fast  the tests not marked slow: no notebooks, grading, nbgrader or model evaluation (development)"
 	@echo "make data   generate the chest X-ray phantoms (data/chestxray/) if they are missing"
 	@echo "make lab    start JupyterLab in this repository"
 	@echo "make train  train the course DenseNet121 on fresh phantoms (about 65 min on 2 CPU cores) into data/models/"
@@ -44,6 +45,9 @@ demo: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" tests
 
 # System packages the tests need beyond .venv: Debian's PostgreSQL server binaries (initdb, pg_ctl), for the
 # throw-away server of tests/test_postgres_gradebook.py. Installed only when missing, and only as root (CI);

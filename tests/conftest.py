@@ -23,3 +23,18 @@ def chestxray_data():
     from util.chestxray import ensure_chestxray_data
 
     return ensure_chestxray_data()
+
+
+#: Test modules that run nbgrader, sandboxed grading, PostgreSQL or whole notebooks. With the
+#: notebooks themselves they are marked ``slow``, which ``make test-fast`` leaves out; CI runs them all.
+HEAVY_MODULES = frozenset({
+    "test_c1w1_release.py", "test_c3w3_release.py", "test_demo.py", "test_grading_c1w1.py",
+    "test_grading_c3w3.py", "test_grading_cli.py", "test_grading_scale.py", "test_postgres_gradebook.py",
+    "test_sandbox.py", "test_student_tree.py",
+})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in HEAVY_MODULES or item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)

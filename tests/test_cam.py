@@ -318,3 +318,109 @@ def test_sequential_models_are_checked_too(image):
     assert C.grad_cam(model, image, 0, "b").shape == (H, W)
     with pytest.raises(ValueError, match="explains only the layer the classification head reads, 'b'"):
         C.grad_cam(model, image, 0, "a")
+
+
+# --------------------------------------------------------------------------- the fast path: the head alone on the tape
+
+
+def _full_tape_cams(model, x, class_indices, layer_name=C.DEFAULT_LAYER):
+    """Today's recipe, for reference: the whole network recorded on a tape, one backward pass per class."""
+    import tensorflow as tf
+
+    with tf.GradientTape(persistent=True) as tape:
+        acts, scores = C.activations_and_scores(model, tf.convert_to_tensor(x), layer_name)
+        totals = [tf.reduce_sum(scores[:, k]) for k in class_indices]
+    grads = [tape.gradient(t, acts).numpy() for t in totals]
+    acts = acts.numpy()
+    return np.array([[C.postprocess(C.weighted_sum(acts[i], C.channel_weights(g[i])), *x.shape[1:3])
+                      for g in grads] for i in range(len(x))])
+
+
+def test_head_only_gradients_equal_the_whole_network_tape_on_the_course_model():
+    from util.models import load_C3M3_model
+
+    model = load_C3M3_model()
+    assert C._split_at_layer(model, C.DEFAULT_LAYER, "logit") is not None  # the fast path is taken
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(3, 96, 96, 3)).astype(np.float32)  # a 3x3 grid at the explained layer
+    classes = [0, 5, 13]
+    expected = _full_tape_cams(model, x, classes)
+    maps = C.grad_cam_batch(model, x, classes, batch_size=2)  # batches of 2 and 1
+    assert maps.shape == (3, 3, 96, 96) and maps.dtype == np.float32
+    np.testing.assert_allclose(maps, expected, atol=2e-5)
+    np.testing.assert_allclose(C.grad_cam(model, x[1:2], 5), expected[1, 1], atol=2e-5)
+    preds, raw = C.predictions_and_raw_cams(model, x, classes)
+    np.testing.assert_allclose(preds, model(x, training=False).numpy(), atol=1e-6)
+    assert raw.shape == (3, 3, 3, 3)
+    _, grads = C.activations_and_gradients(model, x[:1], 13)
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        acts, scores = C.activations_and_scores(model, tf.convert_to_tensor(x[:1]))
+        score = scores[0, 13]
+    np.testing.assert_allclose(grads, tape.gradient(score, acts).numpy()[0], rtol=1e-4, atol=1e-9)
+
+
+def test_fundus_cnn_takes_the_fast_path():
+    from util.train_fundus import CAM_LAYER, build_fundus_cnn
+
+    model = build_fundus_cnn()
+    for score in C.SCORES:
+        assert C._split_at_layer(model, CAM_LAYER, score) is not None
+
+
+@pytest.mark.parametrize("score", C.SCORES)
+def test_grad_cam_batch_equals_grad_cam_per_image_and_class(score):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.1, 1.0, size=(5, H, W, 3)).astype(np.float32)
+    model = _sigmoid_tiny(bias=0.0)
+    maps = C.grad_cam_batch(model, x, layer_name="feat", score=score, batch_size=2)
+    assert maps.shape == (5, 3, H, W)
+    for i in range(5):
+        for k in range(3):
+            np.testing.assert_allclose(maps[i, k], C.grad_cam(model, x[i:i + 1], k, "feat", score=score), atol=1e-6)
+            if k == 1:  # negative evidence only: a blank map
+                np.testing.assert_array_equal(maps[i, k], 0.0)
+            else:
+                np.testing.assert_allclose(maps[i, k], _expected_cam(x[i:i + 1], k), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(C.grad_cam_batch(model, x, 2, "feat", score=score)[:, 0], maps[:, 2])
+    np.testing.assert_array_equal(C.grad_cam_batch(model, x, [2, 0, 2], "feat", score=score), maps[:, [2, 0]])
+
+
+def test_a_head_that_reads_an_earlier_layer_falls_back_to_the_whole_tape(image):
+    inp = keras.Input((None, None, 3))
+    feat = keras.layers.Conv2D(2, 1, use_bias=False, name="feat")(inp)
+    both = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling2D()(feat),
+                                       keras.layers.GlobalAveragePooling2D()(inp)])
+    out = keras.layers.Dense(3, use_bias=False, name="out")(both)
+    model = keras.Model(inp, out)
+    model.get_layer("feat").set_weights([K.reshape(1, 1, 3, 2)])
+    model.get_layer("out").set_weights([np.concatenate([V, np.ones((3, 3), np.float32)])])
+    assert C._split_at_layer(model, "feat", "logit") is None
+    raw = np.maximum((image[0] @ K) @ V[:, 0], 0)
+    np.testing.assert_allclose(C.grad_cam(model, image, 0, "feat"), raw / raw.max(), rtol=1e-4, atol=1e-5)
+    preds, _ = C.predictions_and_raw_cams(model, image, [0], "feat")
+    np.testing.assert_allclose(preds, model(image).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("images, match", [
+    (np.zeros((8, 6, 3), np.float32), r"images must be a batch .* shape \(n, H, W, 3\)"),
+    (np.zeros((0, 8, 6, 3), np.float32), "n >= 1"),
+    (np.zeros((2, 8, 6, 1), np.float32), r"got shape \(2, 8, 6, 1\)"),
+])
+def test_grad_cam_batch_says_what_shape_it_needs(tiny, images, match):
+    with pytest.raises(ValueError, match=match):
+        C.grad_cam_batch(tiny, images, layer_name="feat")
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.0, True])
+def test_grad_cam_batch_size_must_be_a_positive_integer(tiny, image, batch_size):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        C.grad_cam_batch(tiny, image, layer_name="feat", batch_size=batch_size)
+
+
+def test_grad_cam_batch_checks_classes(tiny, image):
+    with pytest.raises(IndexError, match="out of range"):
+        C.grad_cam_batch(tiny, image, [0, 3], layer_name="feat")
+    with pytest.raises(ValueError, match="class_index must be an integer"):
+        C.grad_cam_batch(tiny, image, ["Mass"], layer_name="feat")

@@ -259,3 +259,34 @@ def test_train_smoke_run_writes_loadable_weights(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert proc.stdout.strip() == "loaded"
+
+
+def test_predict_with_progress_reports_and_equals_the_model_batch_by_batch(tmp_path):
+    import keras
+
+    from util.models import predict_with_progress
+    from util.pipeline import ChestXrayBatches
+
+    inp = keras.Input((8, 8, 3))
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inp)))
+    x = np.random.default_rng(0).normal(size=(7, 8, 8, 3)).astype(np.float32)
+    lines = []
+    got = predict_with_progress(model, [x[:3], x[3:6], x[6:]], every=2, report=lines.append)
+    np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-6)
+    assert lines == ["predicted 6 images, batch 2 of 3", "predicted 7 images, batch 3 of 3"]
+
+    from PIL import Image
+
+    for i in range(5):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    batches = ChestXrayBatches(tmp_path, [f"{i}.png" for i in range(5)], np.zeros((5, 2)), 2, False, 0, 8, 8,
+                               mean=100.0, std=50.0)
+    lines.clear()
+    got = predict_with_progress(model, batches, every=1, report=lines.append)
+    assert got.shape == (5, 2)
+    assert lines == ["predicted 2 of 5 images", "predicted 4 of 5 images", "predicted 5 of 5 images"]
+    for every in (0, 1.5, True):
+        with pytest.raises(ValueError, match="every must be a positive integer"):
+            predict_with_progress(model, batches, every=every)
+    with pytest.raises(ValueError, match="nothing to predict"):
+        predict_with_progress(model, [])

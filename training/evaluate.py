@@ -23,7 +23,8 @@ What it measures
 * **Localization** on true positives (finding present and predicted
   probability ≥ ``--threshold``), at most ``--max-cams`` per label (the
   first ones in seed order): Grad-CAM of ``conv5_block16_concat``
-  (:func:`util.cam.grad_cam`'s pipeline), scored with
+  (:func:`util.cam.grad_cam`'s maps, drawn from the same forward pass as the
+  predictions by :func:`util.cam.predictions_and_raw_cams`), scored with
   :func:`util.metrics.pointing_game` (tolerance ``--tolerance`` px) and
   :func:`util.metrics.energy_pointing`. "Mask share" is the mean share of
   the image the mask covers: the energy a uniform map would score.
@@ -66,20 +67,6 @@ def eval_findings(n, floor):
     return [[lab for lab, u, q in zip(LABELS, row, rates) if u < q] for row in draws]
 
 
-def _batched_cams(model, x, class_index, layer_name):
-    """Grad-CAMs of one class for a batch (inference mode: images are independent)."""
-    import tensorflow as tf
-
-    from util.cam import _cam_from, activations_and_scores
-
-    with tf.GradientTape() as tape:
-        acts, scores = activations_and_scores(model, tf.convert_to_tensor(x), layer_name)
-        score = tf.reduce_sum(scores[:, class_index])
-    grads = tape.gradient(score, acts).numpy()
-    acts = acts.numpy()
-    return [_cam_from(a, g, x.shape[1], x.shape[2]) for a, g in zip(acts, grads)]
-
-
 def evaluate(
     weights=None,
     n=2000,
@@ -101,6 +88,7 @@ def evaluate(
         ``scored``, ``pointing_game``, ``energy``, ``mask_share``) and
         ``mean_auc``, ``n``, ``seconds``, ``mean``, ``std``.
     """
+    from util.cam import postprocess, predictions_and_raw_cams
     from util.metrics import energy_pointing, pointing_game
     from util.models import load_C3M3_model, standardize, weights_digest
     from util.phantoms import generate_phantom
@@ -113,38 +101,40 @@ def evaluate(
     mean, std = phantom_mean_std(size)
     findings = eval_findings(n, floor)
     y = np.array([[lab in f for lab in LABELS] for f in findings], dtype=np.float32)
+    # One pass in seed order: each batch's forward pass gives the predictions and every label's
+    # Grad-CAM weighted sum (util.cam differentiates only the head); a true positive is scored as soon
+    # as it is seen, so the first max_cams of each label in seed order are scored, as before.
     preds = []
+    hits, energy, share = ([[] for _ in LABELS] for _ in range(3))
     for start in range(0, n, batch_size):
         idx = range(start, min(n, start + batch_size))
-        x = np.stack([standardize(generate_phantom(EVAL_SEED_BASE + i, size, findings[i])[0], mean, std) for i in idx])
-        preds.append(np.asarray(model(x, training=False)))
+        phantoms = [generate_phantom(EVAL_SEED_BASE + i, size, findings[i]) for i in idx]
+        x = np.stack([standardize(img, mean, std) for img, _ in phantoms])
+        p_batch, raw = predictions_and_raw_cams(model, x, None, layer_name)
+        preds.append(p_batch)
+        for row, i in enumerate(idx):
+            for j, label in enumerate(LABELS):
+                if y[i, j] == 1 and p_batch[row, j] >= threshold and len(hits[j]) < max_cams:
+                    cam, mask = postprocess(raw[row, j], size, size), phantoms[row][1][label]
+                    hits[j].append(pointing_game(cam, mask, tolerance))
+                    energy[j].append(energy_pointing(cam, mask))
+                    share[j].append(float(mask.mean()))
         if verbose and (start // batch_size) % 10 == 0:
-            print(f"predicted {idx.stop}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"predicted and explained {idx.stop}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
     p = np.concatenate(preds)
     aucs = per_label_auc(y, p)
 
     rows = []
     for j, label in enumerate(LABELS):
-        tp = np.flatnonzero((y[:, j] == 1) & (p[:, j] >= threshold))[:max_cams]
-        hits, energy, share = [], [], []
-        for start in range(0, len(tp), batch_size):
-            idx = tp[start : start + batch_size]
-            phantoms = [generate_phantom(EVAL_SEED_BASE + int(i), size, findings[int(i)]) for i in idx]
-            x = np.stack([standardize(img, mean, std) for img, _ in phantoms])
-            for cam, (_, masks) in zip(_batched_cams(model, x, j, layer_name), phantoms):
-                mask = masks[label]
-                hits.append(pointing_game(cam, mask, tolerance))
-                energy.append(energy_pointing(cam, mask))
-                share.append(float(mask.mean()))
         rows.append(
             {
                 "label": label,
                 "positives": int(y[:, j].sum()),
                 "auc": float(aucs[j]),
-                "scored": len(tp),
-                "pointing_game": float(np.mean(hits)) if hits else float("nan"),
-                "energy": float(np.mean(energy)) if energy else float("nan"),
-                "mask_share": float(np.mean(share)) if share else float("nan"),
+                "scored": len(hits[j]),
+                "pointing_game": float(np.mean(hits[j])) if hits[j] else float("nan"),
+                "energy": float(np.mean(energy[j])) if energy[j] else float("nan"),
+                "mask_share": float(np.mean(share[j])) if share[j] else float("nan"),
             }
         )
         if verbose:

@@ -17,8 +17,20 @@ one step at a time and a solution can be checked step by step:
 7. :func:`normalize` — divide by the maximum, so the map is in [0, 1].
 
 :func:`grad_cam` runs them all for one class, :func:`grad_cams` for several
-classes from one forward pass, and :func:`plot_overlay` draws a map over its
-image.
+classes of one image, :func:`grad_cam_batch` for every requested class of a
+batch of images, and :func:`plot_overlay` draws a map over its image.
+
+Cost. The explained layer is one the classification head reads directly (see
+"Which layer" below), so the library runs the network up to that layer once,
+outside any tape, and differentiates only the head above it (for DenseNet121:
+BatchNorm, ReLU, global average pooling and the Dense layer on a 10 x 10 x
+1024 tensor). Every class's gradient then costs next to nothing, and all 14
+maps of an image cost about one forward pass (``benchmarks/bench_gradcam.py``).
+Recording the whole network on a tape, as the course's recipe does, costs a
+backward pass through all of it for every class. The two give the same maps
+to float32 precision (``tests/test_cam.py``). Models whose head cannot be
+split off their graph (a subclassed model, a head that also reads an earlier
+layer) fall back to the full tape.
 
 The class score ``y_k`` is the **logit** of output ``k`` (the output layer's
 pre-activation), as in Selvaraju et al., who differentiate the score before the
@@ -69,10 +81,13 @@ __all__ = [
     "activations_and_scores",
     "channel_weights",
     "grad_cam",
+    "grad_cam_batch",
     "grad_cams",
     "gradcam_model",
     "normalize",
     "plot_overlay",
+    "postprocess",
+    "predictions_and_raw_cams",
     "relu",
     "resize_to_input",
     "weighted_sum",
@@ -277,6 +292,31 @@ def _check_image(image):
     return np.asarray(image, dtype=np.float32)
 
 
+def _check_images(images):
+    shape = tuple(getattr(images, "shape", ()))
+    if len(shape) != 4 or shape[0] < 1 or shape[-1] != 3:
+        raise ValueError(
+            f"images must be a batch of preprocessed images of shape (n, H, W, 3) with n >= 1; got shape {shape}. "
+            f"Stack single images with np.concatenate, or add a batch axis with image[None]."
+        )
+    return np.asarray(images, dtype=np.float32)
+
+
+def _check_class_indices(model, class_indices):
+    """Validated, de-duplicated class indices (all outputs when ``None``), in the order given."""
+    if class_indices is None:
+        return list(range(_n_outputs(model)))
+    if isinstance(class_indices, (int, np.integer)) and not isinstance(class_indices, (bool, np.bool_)):
+        class_indices = [class_indices]
+    return list(dict.fromkeys(_check_class_index(model, k) for k in class_indices))
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    return int(batch_size)
+
+
 # --------------------------------------------------------------------------- steps
 
 
@@ -368,17 +408,85 @@ def activations_and_scores(model, images, layer_name=DEFAULT_LAYER, score="logit
     return activations, logits
 
 
-def _forward_and_gradients(model, image, class_indices, layer_name, score):
+def _split_at_layer(model, layer_name, score):
+    """``(features, head)`` models that split ``model`` at the explained layer, or ``None``.
+
+    ``features``: inputs -> the layer's activations. ``head``: activations ->
+    ``(scores, predictions)``, where the scores are the logits (``score="logit"``,
+    the Dense output layer's pre-activation) or the model's output. ``None`` when
+    the graph cannot be split there (a subclassed model; a head that also reads an
+    earlier layer); callers then record the whole network on a tape. Cached per
+    (model, layer, score).
+    """
+    import keras
+
+    try:
+        cache = _GRADCAM_MODELS.setdefault(model, {})
+    except TypeError:
+        cache = {}
+    key = (layer_name, score, "split")
+    if key not in cache:
+        layer = model.get_layer(layer_name)
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        try:
+            features = keras.Model(inputs, layer.output)
+            if score == "logit":
+                dense = _dense_head(model)
+                to_features = keras.Model(layer.output, dense.input)
+
+                def head(acts, to_features=to_features, dense=dense):
+                    logits = keras.ops.matmul(to_features(acts, training=False), dense.kernel)
+                    if dense.use_bias:
+                        logits = logits + dense.bias
+                    return logits, dense.activation(logits)
+            else:
+                to_output = keras.Model(layer.output, model.outputs[0])
+
+                def head(acts, to_output=to_output):
+                    out = to_output(acts, training=False)
+                    return out, out
+            cache[key] = (features, head)
+        except ValueError as err:
+            if "score='output'" in str(err):  # no Dense head: say so, as the full-tape path does
+                raise
+            cache[key] = None
+        except (AttributeError, TypeError, KeyError):
+            cache[key] = None
+    return cache[key]
+
+
+def _head_gradients(model, x, class_indices, layer_name, score):
+    """Activations, per-class gradients and predictions for a batch ``x`` of shape (n, H, W, 3).
+
+    Returns
+    -------
+    acts : numpy.ndarray (n, h, w, c)
+    grads : list of numpy.ndarray (n, h, w, c), one per class index
+    predictions : numpy.ndarray (n, n_outputs)
+        The model's output for each image.
+    """
     import tensorflow as tf
 
-    x = tf.convert_to_tensor(image)
+    split = _split_at_layer(model, layer_name, score)
+    x = tf.convert_to_tensor(x)
+    if split is not None:  # the network below the layer runs outside the tape: nothing of it is recorded
+        features, head = split
+        activations = tf.convert_to_tensor(features(x, training=False))
     with tf.GradientTape(persistent=len(class_indices) > 1) as tape:
-        activations, scores = activations_and_scores(model, x, layer_name, score)
-        per_class = [scores[:, k] for k in class_indices]
-    grads = [tape.gradient(s, activations) for s in per_class]
+        if split is None:  # the whole network on the tape
+            activations, scores = activations_and_scores(model, x, layer_name, score)
+            predictions = None
+        else:
+            tape.watch(activations)
+            scores, predictions = head(activations)
+        # images are independent in inference mode, so the gradient of the batch's sum of scores
+        # with respect to one image's activations is that image's own gradient
+        totals = [tf.reduce_sum(scores[:, k]) for k in class_indices]
+    grads = [tape.gradient(t, activations).numpy() for t in totals]
     del tape
-    acts = activations.numpy()[0]
-    return acts, [g.numpy()[0] for g in grads]
+    if predictions is None:
+        predictions = model(x, training=False)
+    return activations.numpy(), grads, np.asarray(predictions)
 
 
 def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit"):
@@ -413,8 +521,8 @@ def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYE
     x = _check_image(image)
     _check_explained_layer(model, layer_name)
     k = _check_class_index(model, class_index)
-    acts, (grads,) = _forward_and_gradients(model, x, [k], layer_name, _check_score(score))
-    return acts, grads
+    acts, (grads,), _ = _head_gradients(model, x, [k], layer_name, _check_score(score))
+    return acts[0], grads[0]
 
 
 def channel_weights(grads):
@@ -484,11 +592,25 @@ def normalize(cam):
     return c / np.float32(top)
 
 
+def postprocess(raw, H, W):
+    """Steps 5-7 on a weighted sum: ReLU, bilinear resize to (H, W), division by the maximum.
+
+    Parameters
+    ----------
+    raw : array-like of shape (h, w)
+        ``weighted_sum(activations, channel_weights(gradients))``.
+    H, W : int
+        The input's height and width.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (H, W), in [0, 1]
+    """
+    return normalize(resize_to_input(relu(raw), H, W))
+
+
 def _cam_from(acts, grads, H, W):
-    cam = weighted_sum(acts, channel_weights(grads))
-    cam = relu(cam)
-    cam = resize_to_input(cam, H, W)
-    return normalize(cam)
+    return postprocess(weighted_sum(acts, channel_weights(grads)), H, W)
 
 
 def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit"):
@@ -526,8 +648,8 @@ def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit")
     x = _check_image(image)
     _check_explained_layer(model, layer_name)
     k = _check_class_index(model, class_index)
-    acts, (grads,) = _forward_and_gradients(model, x, [k], layer_name, _check_score(score))
-    return _cam_from(acts, grads, x.shape[1], x.shape[2])
+    acts, (grads,), _ = _head_gradients(model, x, [k], layer_name, _check_score(score))
+    return _cam_from(acts[0], grads[0], x.shape[1], x.shape[2])
 
 
 def grad_cams(model, image, class_indices, layer_name=DEFAULT_LAYER, score="logit"):
@@ -549,9 +671,78 @@ def grad_cams(model, image, class_indices, layer_name=DEFAULT_LAYER, score="logi
     ks = [_check_class_index(model, k) for k in class_indices]
     if not ks:
         return {}
-    unique = list(dict.fromkeys(ks))
-    acts, grads = _forward_and_gradients(model, x, unique, layer_name, _check_score(score))
-    return {k: _cam_from(acts, g, x.shape[1], x.shape[2]) for k, g in zip(unique, grads)}
+    _, maps = predictions_and_raw_cams(model, x, ks, layer_name, score)
+    return {k: postprocess(raw, x.shape[1], x.shape[2]) for k, raw in zip(dict.fromkeys(ks), maps[0])}
+
+
+def predictions_and_raw_cams(model, images, class_indices=None, layer_name=DEFAULT_LAYER, score="logit"):
+    """Return the model's predictions and the Grad-CAM weighted sums, from one forward pass.
+
+    The raw maps are step 4 of the pipeline (before the ReLU, at the layer's
+    resolution); :func:`postprocess` turns one into what :func:`grad_cam`
+    returns. Keeping them small lets a caller predict many images and draw
+    maps only for those it selects afterwards (``make evaluate`` does).
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : array-like of shape (n, H, W, 3)
+        Preprocessed images, one batch (they go through the network together).
+    class_indices : int or iterable of int, optional
+        The classes to explain, in order (repeats dropped); all outputs when omitted.
+    layer_name, score
+        As in :func:`grad_cam`.
+
+    Returns
+    -------
+    predictions : numpy.ndarray of shape (n, n_outputs)
+        The model's output for each image, as ``model(images, training=False)``.
+    raw : numpy.ndarray of float32, shape (n, k, h, w)
+        ``weighted_sum(activations, channel_weights(gradients))`` per image and class.
+    """
+    x = _check_images(images)
+    _check_explained_layer(model, layer_name)
+    ks = _check_class_indices(model, class_indices)
+    acts, grads, predictions = _head_gradients(model, x, ks, layer_name, _check_score(score))
+    weights = np.stack([g.mean(axis=(1, 2)) for g in grads], axis=1)  # (n, k, c)
+    raw = np.stack([[weighted_sum(a, w) for w in per_image] for a, per_image in zip(acts, weights)])
+    return predictions, raw.reshape(len(x), len(ks), *acts.shape[1:3])
+
+
+def grad_cam_batch(model, images, class_indices=None, layer_name=DEFAULT_LAYER, score="logit", batch_size=8):
+    """Return the Grad-CAM maps of every requested class for every image of a batch.
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : array-like of shape (n, H, W, 3)
+        Preprocessed images.
+    class_indices : int or iterable of int, optional
+        The classes to explain, in order (repeats dropped); all outputs when omitted.
+    layer_name, score
+        As in :func:`grad_cam`.
+    batch_size : int, default 8
+        Images sent through the network at once (on two CPU cores, 8 halves
+        the time per image of one at a time).
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, k, H, W)
+        ``maps[i, j]`` is ``grad_cam(model, images[i:i+1], class_indices[j], ...)``
+        to float32 precision.
+    """
+    x = _check_images(images)
+    _check_explained_layer(model, layer_name)
+    ks = _check_class_indices(model, class_indices)
+    size = _check_batch_size(batch_size)
+    H, W = x.shape[1:3]
+    out = np.empty((len(x), len(ks), H, W), dtype=np.float32)
+    for start in range(0, len(x), size):
+        _, raw = predictions_and_raw_cams(model, x[start : start + size], ks, layer_name, score)
+        for i, per_image in enumerate(raw, start):
+            for j, r in enumerate(per_image):
+                out[i, j] = postprocess(r, H, W)
+    return out
 
 
 def plot_overlay(image, cam, ax=None, alpha=0.5, mask=None, title=None):

@@ -11,6 +11,9 @@ What is here
     ``make train``, i.e. ``python -m training.train``, outside this library).
 ``standardize``
     The input convention the shipped weights were trained with.
+``predict_with_progress``
+    Inference over a sequence of batches that says how far it has got (a
+    notebook's long predictions are visible, not silent).
 ``batchnorm_layers`` and ``recalibrate_batchnorm``
     "Precise BN": BatchNorm moving statistics set to their average over a
     few batches (used by the training scripts of both course models).
@@ -49,6 +52,7 @@ __all__ = [
     "batchnorm_layers",
     "build_densenet121",
     "load_C3M3_model",
+    "predict_with_progress",
     "recalibrate_batchnorm",
     "standardize",
     "weights_digest",
@@ -240,3 +244,45 @@ def load_C3M3_model(weights_path=None):
         model = build_densenet121()
         model.load_weights(str(path))
     return model
+
+
+def predict_with_progress(model, batches, every=5, report=print):
+    """Predict every batch of a sequence in inference mode, reporting how many images are done.
+
+    Parameters
+    ----------
+    model : keras.Model
+    batches : sequence
+        Indexable, with ``len``; item ``i`` is a batch of images ``x`` or a pair
+        ``(x, y)`` (e.g. ``util.pipeline.ChestXrayBatches``), kept in order.
+    every : int, default 5
+        Report after every ``every`` batches, and after the last one.
+    report : callable, default print
+        Called with one line such as ``"predicted 40 of 120 images"``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_images, n_outputs)
+        ``model(x, training=False)`` of every batch, concatenated in order.
+
+    Raises
+    ------
+    ValueError
+        ``every`` is not a positive integer, or ``batches`` is empty.
+    """
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"every must be a positive integer; got {every!r}.")
+    n_batches = len(batches)
+    if n_batches == 0:
+        raise ValueError("batches is empty: there is nothing to predict.")
+    # a sequence that lists its images (ChestXrayBatches' filenames) gives the total up front
+    total = len(getattr(batches, "filenames", ())) or None
+    out, done = [], 0
+    for i in range(n_batches):
+        item = batches[i]
+        x = item[0] if isinstance(item, tuple) else item
+        out.append(np.asarray(model(x, training=False)))
+        done += len(x)
+        if (i + 1) % every == 0 or i + 1 == n_batches:
+            report(f"predicted {done} of {total} images" if total else f"predicted {done} images, batch {i + 1} of {n_batches}")
+    return np.concatenate(out)
