@@ -37,12 +37,14 @@ def test_same_seed_same_bytes_different_seed_or_grade_differs():
 
 
 def test_known_pixels_are_stable():
-    """Pin a few bytes so that an accidental change of the generator is noticed."""
+    """Pinned values of eye 0 at grade 4, so that an accidental change of the generator is noticed."""
+    import hashlib
+
     image, masks = generate_fundus(0, 4)
-    digest = (int(image.sum()), int(masks["lesions"].sum()))
-    again = generate_fundus(0, 4)
-    assert digest == (int(again[0].sum()), int(again[1]["lesions"].sum()))
-    assert image.shape == (128, 128, 3)
+    assert image.shape == (128, 128, 3) and image.dtype == np.uint8
+    assert (int(image.sum()), int(masks["lesions"].sum())) == (2952812, 928)
+    assert hashlib.sha256(image.tobytes()).hexdigest() == (
+        "5122f560065c153c21a43ae8f82807c2546f1155db5e751a3451cd8e5c7620c5")
 
 
 @pytest.mark.parametrize("size", [64, 128, 200])
@@ -163,7 +165,7 @@ def test_left_and_right_eyes_are_mirror_images():
 def test_geometry_scales_with_size():
     small, big = render_fundus(7, 3, size=64), render_fundus(7, 3, size=256)
     frac = [p.masks["lesions"].mean() for p in (small, big)]
-    assert frac[0] == pytest.approx(frac[1], rel=0.35)
+    assert frac[0] == pytest.approx(frac[1], rel=0.1)  # 0.0378 at 64 px, 0.0352 at 256 px
     assert small.anatomy["fov"].mean() == pytest.approx(big.anatomy["fov"].mean(), rel=0.05)
 
 
@@ -223,7 +225,7 @@ def test_circular_crop_removes_the_black_border(seed):
         # areas scale by the zoom factor squared
         top, bottom, left, right = fov_bounding_box(ph.image)
         zoom = 128 * 128 / ((bottom - top) * (right - left))
-        assert m.sum() == pytest.approx(ph.masks[k].sum() * zoom, rel=0.25, abs=6), k
+        assert m.sum() == pytest.approx(ph.masks[k].sum() * zoom, rel=0.12, abs=3), k  # at most 10.6 % (small exudates)
 
 
 def test_circular_crop_of_an_all_black_image_raises():

@@ -118,7 +118,15 @@ def test_training_rejects_bad_arguments(tmp_path):
 
 # --------------------------------------------------------------------------- the shipped model
 
-shipped = pytest.mark.skipif(not WEIGHTS_FILE.is_file(), reason="run `python -m util.train_fundus` to train the model")
+@pytest.fixture
+def fundus_weights():
+    """The shipped fundus weights: missing weights fail these tests (they ship with the course)."""
+    if not WEIGHTS_FILE.is_file():
+        pytest.fail(f"{WEIGHTS_FILE} is missing: it ships with the course; `make train-fundus` makes it again")
+    return WEIGHTS_FILE
+
+
+shipped = pytest.mark.usefixtures("fundus_weights")
 
 
 @shipped
@@ -134,8 +142,10 @@ def test_shipped_model_reaches_its_card_accuracy():
     assert card_acc >= 0.8 and card_kappa >= 0.85
     result = evaluate_fundus_model(load_fundus_model(), n=150)
     assert result["confusion"].sum() == 150
-    assert result["accuracy"] >= card_acc - 0.08, result["confusion"]
-    assert result["kappa"] >= card_kappa - 0.05
+    # the first 150 held-out eyes are a deterministic subset of the card's: 0.973 and 0.993 with the
+    # shipped weights; three more errors than the card's rate fail
+    assert result["accuracy"] >= card_acc - 0.02, result["confusion"]
+    assert result["kappa"] >= card_kappa - 0.01
     # not collapsed: every grade is predicted
     assert set(result["y_pred"].tolist()) == {0, 1, 2, 3, 4}
 
