@@ -18,23 +18,13 @@ calls of the per-class recipe.
 
 import argparse
 import os
-import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import numpy as np  # noqa: E402
-
-
-def median_seconds(fn, repeat):
-    """Median wall time of ``repeat`` calls of ``fn`` (after the caller's warm-up)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds  # noqa: E402
 
 
 def per_class_recipe(model, image, class_index):
