@@ -10,12 +10,13 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup system-deps demo test test-fast data lab train train-fundus evaluate notebooks bench clean-output help
+.PHONY: setup system-deps demo test test-fast mutation data lab train train-fundus evaluate notebooks bench clean-output help
 
 help:
 	@echo "make demo   set up .venv, generate the embedded data, print a summary, write a gallery to output/"
 	@echo "make test   set up .venv (and, as root, Debian's postgresql for one test) and run every test"
 	@echo "make test-fast  the tests not marked slow: no notebooks, grading, nbgrader or model evaluation (development)"
+	@echo "make mutation   plant deliberate bugs in a copy of the tree and report which the suite catches"
 	@echo "make data   generate the chest X-ray phantoms (data/chestxray/) if they are missing"
 	@echo "make lab    start JupyterLab in this repository"
 	@echo "make train  train the course DenseNet121 on fresh phantoms (about 65 min on 2 CPU cores) into data/models/"
@@ -48,6 +49,11 @@ test: $(STAMP) system-deps
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" tests
+
+# Plant deliberate bugs in a throw-away worktree of HEAD and check that the suite catches each one
+# (tools/mutation.py; about 10 minutes; not part of `make test`).
+mutation: $(STAMP) data
+	$(BIN)/python tools/mutation.py
 
 # System packages the tests need beyond .venv: Debian's PostgreSQL server binaries (initdb, pg_ctl), for the
 # throw-away server of tests/test_postgres_gradebook.py. Installed only when missing, and only as root (CI);

@@ -41,6 +41,16 @@ def test_row_counts_and_columns(splits, folder):
     assert len(images) == sum(SPLITS.values())
 
 
+def test_the_generator_still_plans_the_splits_on_disk(splits):
+    """The split tables come from util.chestxray.plan_dataset (no rendering): a change to the planner
+    shows here, not only on the next `--force` regeneration."""
+    from util.chestxray import plan_dataset
+
+    planned = plan_dataset()
+    for name, df in splits.items():
+        pd.testing.assert_frame_equal(planned[name][list(df.columns)], df, check_dtype=False)
+
+
 def test_splits_are_patient_disjoint_with_several_images_per_patient(splits):
     ids = {name: set(df["PatientId"]) for name, df in splits.items()}
     names = list(ids)
@@ -110,3 +120,34 @@ def test_real_data_mode_names_the_missing_file(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDXAI_DATA_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="train-small.csv"):
         ensure_chestxray_data()
+
+
+def test_a_valid_real_data_folder_is_read_as_it_is_and_nothing_is_generated(tmp_path, monkeypatch):
+    """A tiny NIH-layout folder made here: the splits, the images and a generator over them come
+    from it, and the folder holds exactly the files it held before."""
+    from PIL import Image
+
+    from util.pipeline import get_train_generator
+
+    folder = tmp_path / "chestxray"
+    (folder / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = {"train-small.csv": [], "valid-small.csv": [], "test.csv": []}
+    for i, split in enumerate([*["train-small.csv"] * 4, "valid-small.csv", "test.csv"]):
+        name = f"{i:08d}_000.png"
+        Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(folder / "images" / name)
+        rows[split].append({"Image": name, **{lab: int(k == i % len(LABELS)) for k, lab in enumerate(LABELS)},
+                            "PatientId": i})
+    for split, records in rows.items():
+        pd.DataFrame(records).to_csv(folder / split, index=False)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    monkeypatch.setenv("MEDXAI_DATA_DIR", str(tmp_path))
+
+    assert ensure_chestxray_data() == folder
+    train = load_split("train")
+    assert list(train["Image"]) == [f"{i:08d}_000.png" for i in range(4)] and list(train["PatientId"]) == [0, 1, 2, 3]
+    assert load_split("test")["Image"].tolist() == ["00000005_000.png"]
+    x, y = get_train_generator(train, folder / "images", "Image", LABELS, batch_size=4, shuffle=False,
+                               target_w=32, target_h=32)[0]
+    assert x.shape == (4, 32, 32, 3) and y.tolist() == train[LABELS].to_numpy().tolist()
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -455,15 +455,16 @@ def _split_at_layer(model, layer_name, score):
     return cache[key]
 
 
-def _head_gradients(model, x, class_indices, layer_name, score):
+def _head_gradients(model, x, class_indices, layer_name, score, want_predictions=False):
     """Activations, per-class gradients and predictions for a batch ``x`` of shape (n, H, W, 3).
 
     Returns
     -------
     acts : numpy.ndarray (n, h, w, c)
     grads : list of numpy.ndarray (n, h, w, c), one per class index
-    predictions : numpy.ndarray (n, n_outputs)
-        The model's output for each image.
+    predictions : numpy.ndarray (n, n_outputs) or None
+        The model's output for each image (free on the fast path; on the
+        full-tape path one more forward pass, run only if ``want_predictions``).
     """
     import tensorflow as tf
 
@@ -484,9 +485,9 @@ def _head_gradients(model, x, class_indices, layer_name, score):
         totals = [tf.reduce_sum(scores[:, k]) for k in class_indices]
     grads = [tape.gradient(t, activations).numpy() for t in totals]
     del tape
-    if predictions is None:
+    if predictions is None and want_predictions:
         predictions = model(x, training=False)
-    return activations.numpy(), grads, np.asarray(predictions)
+    return activations.numpy(), grads, None if predictions is None else np.asarray(predictions)
 
 
 def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit"):
@@ -703,7 +704,7 @@ def predictions_and_raw_cams(model, images, class_indices=None, layer_name=DEFAU
     x = _check_images(images)
     _check_explained_layer(model, layer_name)
     ks = _check_class_indices(model, class_indices)
-    acts, grads, predictions = _head_gradients(model, x, ks, layer_name, _check_score(score))
+    acts, grads, predictions = _head_gradients(model, x, ks, layer_name, _check_score(score), want_predictions=True)
     weights = np.stack([g.mean(axis=(1, 2)) for g in grads], axis=1)  # (n, k, c)
     raw = np.stack([[weighted_sum(a, w) for w in per_image] for a, per_image in zip(acts, weights)])
     return predictions, raw.reshape(len(x), len(ks), *acts.shape[1:3])
