@@ -51,7 +51,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" tests
 
 # Plant deliberate bugs in a throw-away worktree of HEAD and check that the suite catches each one
-# (tools/mutation.py; about 10 minutes; not part of `make test`).
+# (tools/mutation.py; a few minutes; not part of `make test`).
 mutation: $(STAMP) data
 	$(BIN)/python tools/mutation.py
 

@@ -1,8 +1,8 @@
 """The suite's own strength: plant deliberate bugs and check that the tests meant to catch them fail.
 
 Run: ``make mutation`` (``.venv/bin/python tools/mutation.py [--only SUBSTRING] [--list]``). Not part
-of ``make test``: each bug costs a run of the test files named beside it (about 10 minutes in all on
-two cores, most of it the C1W1 grading suite).
+of ``make test``: each bug costs a run of the test files named beside it (about 2 minutes in all on
+two cores, after one run of all of them on the unchanged tree).
 
 Each mutant replaces one exact snippet of a tracked file (it must occur exactly once) in a
 throw-away ``git worktree`` of HEAD, whose ``data/chestxray`` is the repository's own generated
@@ -58,7 +58,7 @@ MUTANTS = (
     Mutant("the grader counts a check that crashes as passed", "grading/exercise.py",
            "reason = f\"the values returned are not what the exercise asks for",
            "reason = None and f\"the values returned are not what the exercise asks for",
-           ("tests/test_grading_c1w1.py",)),
+           ("tests/test_grading_exercise.py",)),
 )
 
 
