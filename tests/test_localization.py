@@ -165,3 +165,29 @@ def test_eval_seeds_are_disjoint_from_training():
     a, b = eval_findings(50, 0.15), eval_findings(50, 0.15)
     assert a == b and len(a) == 50
     assert sum(map(len, a)) > 50 * 14 * 0.15 * 0.5  # oversampled
+
+
+def test_location_prior_is_the_share_of_masks_covering_each_pixel():
+    from util.metrics import location_prior
+
+    left = _mask((4, 4), slice(0, 4), slice(0, 2))
+    top = _mask((4, 4), slice(0, 2), slice(0, 4))
+    prior = location_prior([left, top, left.astype(int)])
+    assert prior.dtype == np.float64
+    assert prior[0, 0] == pytest.approx(1.0)  # in all three
+    assert prior[0, 3] == pytest.approx(1 / 3)  # top only
+    assert prior[3, 0] == pytest.approx(2 / 3)  # left twice
+    assert prior[3, 3] == 0.0
+    # it points where the masks overlap most, whatever the image shows
+    assert pointing_game(prior, _mask((4, 4), slice(0, 1), slice(0, 1)), tolerance=0)
+
+
+@pytest.mark.parametrize(
+    "masks, message",
+    [([], "at least one mask"), ([np.zeros((4, 4), bool), np.zeros((5, 4), bool)], "mask 1 has shape"), ([np.full((4, 4), 2)], "binary")],
+)
+def test_location_prior_rejects_bad_masks(masks, message):
+    from util.metrics import location_prior
+
+    with pytest.raises(ValueError, match=message):
+        location_prior(masks)

@@ -254,6 +254,41 @@ def energy_pointing(cam, mask):
     return float(min(1.0, c[m].sum() / total))
 
 
+def location_prior(masks):
+    """Return a heat map that ignores the image: the mean of a label's lesion masks.
+
+    Scoring this map with :func:`pointing_game` or :func:`energy_pointing` on
+    held-out films gives the baseline an explanation must beat to show that it
+    looks at *this* image rather than at where the finding usually is.
+
+    Parameters
+    ----------
+    masks : sequence of (H, W) bool arrays
+        One label's masks on the training films (all the same shape).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (H, W), the share of training masks covering each pixel, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        No masks, masks of different shapes, or a mask that is not binary.
+    """
+    masks = list(masks)
+    if not masks:
+        raise ValueError("location_prior needs at least one mask (the label has no training films with a mask).")
+    shape = np.shape(masks[0])
+    total = np.zeros(shape, dtype=np.float64)
+    for i, mask in enumerate(masks):
+        if np.shape(mask) != shape:
+            raise ValueError(f"mask {i} has shape {np.shape(mask)} but mask 0 has shape {shape}; they must match.")
+        _, m = _check_cam_mask(np.zeros(shape), mask)
+        total += m
+    return total / len(masks)
+
+
 def evaluate_localization(cams, masks, tolerance=POINTING_TOLERANCE):
     """Score many heat maps against their masks.
 
