@@ -271,3 +271,106 @@ def test_make_fundus_set_is_balanced_deterministic_and_cropped_on_request():
 def test_make_fundus_set_validates_n(n):
     with pytest.raises(ValueError, match="n_per_grade"):
         make_fundus_set(n)
+
+
+# --------------------------------------------------------------------------- display and Ben Graham's preprocessing
+
+
+def test_draw_circle_hand_worked():
+    from util.fundus import draw_circle
+
+    img = np.full((5, 5), 9, np.uint8)
+    # centre (2, 2), radius 2.5: only the corners (distance sqrt(8) = 2.83) are outside
+    expected = np.full((5, 5), 9, np.uint8)
+    expected[[0, 0, 4, 4], [0, 4, 0, 4]] = 0
+    np.testing.assert_array_equal(draw_circle(img), expected)
+    # radius 0.6 -> 1.5 px: the 3x3 centre block's corners are at sqrt(2) = 1.41 (kept), (0, 2) at 2 (out)
+    small = draw_circle(img, radius=0.6, fill=1)
+    assert small[1:4, 1:4].tolist() == [[9, 9, 9]] * 3
+    assert (small == 9).sum() == 9 and (small == 1).sum() == 16
+    # RGB fill, input untouched, dtype kept, rectangles use the shorter side
+    rgb = np.full((4, 6, 3), 200.0)
+    out = draw_circle(rgb, radius=1.0, fill=(128, 0, 5))
+    assert out.dtype == rgb.dtype and (rgb == 200).all()
+    assert out[0, 0].tolist() == [128, 0, 5] and out[1, 2].tolist() == [200, 200, 200]
+    assert out[:, 0].tolist() == [[128, 0, 5]] * 4  # column 0 is 2.5 px from the centre column 2.5, radius 2
+
+
+@pytest.mark.parametrize("radius", [0, -1, np.nan, True, "1"])
+def test_draw_circle_rejects_bad_radius(radius):
+    from util.fundus import draw_circle
+
+    with pytest.raises(ValueError, match="radius"):
+        draw_circle(np.zeros((8, 8)), radius=radius)
+
+
+def test_draw_circle_on_a_cropped_phantom_blacks_out_only_the_corners():
+    from util.fundus import draw_circle
+
+    cropped = circular_crop(generate_fundus(3, 2)[0])
+    masked = draw_circle(cropped)
+    changed = (masked != cropped).any(axis=-1)
+    h, w = cropped.shape[:2]
+    rows, cols = np.ogrid[:h, :w]
+    inside = (rows - (h - 1) / 2) ** 2 + (cols - (w - 1) / 2) ** 2 <= (min(h, w) / 2) ** 2
+    assert not changed[inside].any()
+    assert (masked[~inside] == 0).all()
+
+
+def test_subtract_local_average_hand_worked():
+    from util.fundus import subtract_local_average
+
+    # a flat image has no detail: everything maps to the offset
+    flat = np.full((32, 32, 3), 77, np.uint8)
+    assert (subtract_local_average(flat) == 128).all()
+    # one bright pixel on a flat background: 4 * (x - blur(x)) + 128 at the pixel, below 128 around it
+    img = np.full((31, 31), 100.0)
+    img[15, 15] = 110.0
+    out = subtract_local_average(img, sigmaX=1.0)
+    g = np.exp(-0.5 * np.arange(-4, 5) ** 2)
+    g /= g.sum()
+    blur_at_peak = 100.0 + 10.0 * g[4] ** 2  # separable Gaussian, truncated at 4 sigma as SciPy does
+    assert out[15, 15] == pytest.approx(4 * (110.0 - blur_at_peak) + 128, abs=1e-9)
+    assert out[15, 16] < 128 and out[0, 0] == pytest.approx(128)
+    # clipping to 0-255, and the default sigma is min(H, W) / 60
+    step = np.zeros((60, 120))
+    step[:, 60:] = 255
+    clipped = subtract_local_average(step)
+    assert clipped.min() == 0 and clipped.max() == 255
+    np.testing.assert_array_equal(clipped, subtract_local_average(step, sigmaX=1.0))
+
+
+@pytest.mark.parametrize("sigma", [None, 10.0])
+def test_subtract_local_average_is_cv2_addweighted_of_gaussianblur(sigma):
+    import cv2
+    from util.fundus import subtract_local_average
+
+    img = circular_crop(generate_fundus(7, 3)[0])
+    s = img.shape[0] / 60 if sigma is None else sigma
+    f = img.astype(np.float64)
+    reference = np.clip(cv2.addWeighted(f, 4, cv2.GaussianBlur(f, (0, 0), s), -4, 128), 0, 255)
+    np.testing.assert_allclose(subtract_local_average(f, sigmaX=sigma), reference, atol=1e-9)
+    # uint8 in, uint8 out; OpenCV's uint8 blur is rounded to whole grey levels first, then multiplied by 4
+    ours = subtract_local_average(img, sigmaX=sigma)
+    theirs = cv2.addWeighted(img, 4, cv2.GaussianBlur(img, (0, 0), s), -4, 128)
+    assert ours.dtype == np.uint8 and ours.shape == img.shape
+    assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 5
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"sigmaX": 0}, "sigmaX"), ({"sigmaX": -2}, "sigmaX"), ({"sigmaX": np.inf}, "sigmaX"),
+])
+def test_subtract_local_average_rejects_bad_sigma(kwargs, match):
+    from util.fundus import subtract_local_average
+
+    with pytest.raises(ValueError, match=match):
+        subtract_local_average(np.zeros((8, 8, 3), np.uint8), **kwargs)
+
+
+@pytest.mark.parametrize("image", [np.zeros((8, 8, 4)), np.zeros(8), np.zeros((8, 8), dtype=bool)])
+def test_display_helpers_reject_non_images(image):
+    from util.fundus import draw_circle, subtract_local_average
+
+    for fn in (draw_circle, subtract_local_average):
+        with pytest.raises(ValueError, match="image"):
+            fn(image)

@@ -144,3 +144,54 @@ def test_kappa_special_cases():
         quadratic_weighted_kappa([0, 1], [0])
     with pytest.raises(ValueError, match="y_pred"):
         quadratic_weighted_kappa([0, 1], [0, 7])
+
+
+def _case_study_test_prediction(pred5):
+    """The retinopathy case study's decoding, written out as it does it, on five thresholded outputs.
+
+    Output 0 is "grade >= 0"; from the last output down, ``ordinal[:, i] = pred[:, i] OR ordinal[:, i + 1]``;
+    the grade is the row sum minus 1.
+    """
+    ordinal = np.array(pred5, dtype=bool).copy()
+    for i in range(ordinal.shape[1] - 2, -1, -1):
+        ordinal[:, i] = ordinal[:, i] | ordinal[:, i + 1]
+    return ordinal.sum(axis=1) - 1
+
+
+def test_highest_yes_wins_hand_worked():
+    probs = np.array([
+        [0.9, 0.2, 0.8, 0.1],  # the "yes" of output 2 overrides the "no" of output 1 -> 3
+        [0.2, 0.9, 0.9, 0.9],  # the last output says yes -> 4
+        [0.1, 0.1, 0.1, 0.6],  # only the last says yes -> 4
+        [0.9, 0.9, 0.3, 0.1],  # monotone -> 2, as every rule
+        [0.4, 0.3, 0.2, 0.1],  # no "yes" at all -> 0
+        [0.9, 0.5, 0.5, 0.5],  # exactly the threshold is a "no" -> 1
+    ])
+    np.testing.assert_array_equal(decode_outputs(probs, method="highest"), [3, 4, 4, 2, 0, 1])
+    # the four rules on the inconsistent vector of the lecture: each differs from "leading" there
+    p = [0.9, 0.2, 0.8, 0.1]
+    got = {m: int(decode_outputs(p, method=m)[0]) for m in DECODE_METHODS}
+    assert got == {"leading": 1, "count": 2, "sum": 2, "highest": 3}
+    assert decode_outputs([0.7, 0.2, 0.6, 0.1], threshold=0.65, method="highest").tolist() == [1]
+
+
+def test_highest_is_the_case_studys_five_output_rule():
+    rng = np.random.default_rng(13)
+    probs = rng.uniform(size=(500, 4))
+    # the case study's five outputs: output 0 ("grade >= 0") is always a yes, then our four
+    pred5 = np.concatenate([np.ones((500, 1), dtype=bool), probs > 0.5], axis=1)
+    np.testing.assert_array_equal(decode_outputs(probs, method="highest"), _case_study_test_prediction(pred5))
+    # hand-worked on the five-output form: [yes, yes, no, yes, no] -> 3
+    assert _case_study_test_prediction([[1, 1, 0, 1, 0]]).tolist() == [3]
+
+
+def test_rules_agree_exactly_on_monotone_outputs():
+    rng = np.random.default_rng(5)
+    probs = -np.sort(-rng.uniform(size=(300, 4)), axis=1)  # non-increasing rows
+    thresholded = {m: decode_outputs(probs, method=m) for m in ("leading", "count", "highest")}
+    np.testing.assert_array_equal(thresholded["leading"], thresholded["count"])
+    np.testing.assert_array_equal(thresholded["leading"], thresholded["highest"])
+    # and on any vector: leading <= count <= highest
+    raw = rng.uniform(size=(300, 4))
+    lead, count, high = (decode_outputs(raw, method=m) for m in ("leading", "count", "highest"))
+    assert np.all(lead <= count) and np.all(count <= high)

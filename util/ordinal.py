@@ -13,7 +13,9 @@ targets, output ``j`` (from 0) answering *"is the grade greater than j?"*::
 
 A network with ``K - 1`` sigmoid outputs is trained on these targets with
 binary cross-entropy (each output is a "grade > j" classifier), and its
-outputs are decoded back to a grade with :func:`decode_outputs`. Output ``j``
+outputs are decoded back to a grade with :func:`decode_outputs`, by one of
+four rules that agree whenever the outputs are monotone and differ when a
+later output says "yes" after an earlier "no" (see its ``method``). Output ``j``
 is the score to explain (e.g. with Grad-CAM) for "grade >= j + 1"; see
 :func:`grade_output_index`.
 
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 #: The decoding rules :func:`decode_outputs` knows; the first is the default.
-DECODE_METHODS = ("leading", "count", "sum")
+DECODE_METHODS = ("leading", "count", "sum", "highest")
 
 
 def _check_n_grades(n_grades):
@@ -128,7 +130,12 @@ def encode_grades(grades, n_grades=5):
 
 
 def decode_outputs(probs, threshold=0.5, method="leading"):
-    """Decode cumulative outputs to grades: count the outputs above ``threshold``, kept monotone.
+    """Decode cumulative outputs to grades.
+
+    The four rules give the same grade whenever the outputs are monotone
+    (every "yes" before every "no"); they differ on a vector such as
+    ``[0.9, 0.2, 0.8, 0.1]``, which says "grade > 0: yes, grade > 1: no,
+    grade > 2: yes", an impossible combination.
 
     Parameters
     ----------
@@ -136,22 +143,32 @@ def decode_outputs(probs, threshold=0.5, method="leading"):
         Sigmoid outputs of an ordinal head; output ``j`` estimates
         P(grade > j). Values must lie in [0, 1].
     threshold : float, default 0.5
-        An output counts as "yes" when it is strictly above ``threshold``.
-    method : {"leading", "count", "sum"}, default "leading"
-        * ``"leading"`` (the course's rule): the grade is the number of
-          *leading* outputs above the threshold, i.e. counting stops at the
-          first output ``<= threshold``. Equivalently, the outputs are first
-          made monotone by a running minimum (``P(grade > j)`` cannot exceed
-          ``P(grade > j - 1)``) and then counted. ``[0.9, 0.2, 0.8, 0.1]``
-          decodes to 1: "grade > 1" was denied, so "grade > 2" is not
-          believed.
-        * ``"count"``: the number of outputs above the threshold, wherever
-          they are (``[0.9, 0.2, 0.8, 0.1]`` -> 2). Same as "leading" when the
-          outputs are monotone; otherwise it lets a later output skip a
-          denied step.
-        * ``"sum"``: ``round(sum(probs))``, the rounded expected grade when
-          the outputs are read as P(grade > j) (no threshold; halves round to
-          even, as :func:`numpy.rint`). ``[0.9, 0.2, 0.8, 0.1]`` -> 2.
+        An output counts as "yes" when it is strictly above ``threshold``
+        (all rules but ``"sum"``).
+    method : {"leading", "count", "sum", "highest"}, default "leading"
+        * ``"leading"`` -- *the first "no" stops the count*: the number of
+          leading outputs above the threshold. Equivalently, the outputs are
+          first made monotone by a running minimum (``P(grade > j)`` cannot
+          exceed ``P(grade > j - 1)``) and then counted.
+          ``[0.9, 0.2, 0.8, 0.1]`` -> 1: "grade > 1" was denied, so
+          "grade > 2" is not believed. This library's default (a grade
+          never rests on a denied step); :func:`grade_probabilities` uses
+          the same running minimum.
+        * ``"count"`` -- *every "yes" counts*: the number of outputs above
+          the threshold, wherever they are (the prediction rule of
+          OR-CNN, Niu et al. 2016, and CORAL, Cao et al. 2020).
+          ``[0.9, 0.2, 0.8, 0.1]`` -> 2.
+        * ``"sum"`` -- *rounded expected grade*: ``round(sum(probs))``,
+          reading the outputs as P(grade > j) (no threshold; halves round
+          to even, as :func:`numpy.rint`). ``[0.9, 0.2, 0.8, 0.1]`` -> 2.
+        * ``"highest"`` -- *the highest "yes" wins*: one plus the index of
+          the last output above the threshold (0 when there is none). This
+          is the rule of the course's retinopathy case study, whose
+          ``test_prediction`` has five outputs (its output 0, "grade >= 0",
+          is always trained to 1), sets ``ordinal[:, i] = pred[:, i] OR
+          ordinal[:, i + 1]`` from the last output down and returns the row
+          sum minus 1. ``[0.9, 0.2, 0.8, 0.1]`` -> 3: the "yes" of "grade >
+          2" overrides the "no" before it.
 
     Returns
     -------
@@ -166,8 +183,9 @@ def decode_outputs(probs, threshold=0.5, method="leading"):
 
     Examples
     --------
-    >>> decode_outputs([[0.9, 0.8, 0.3, 0.1], [0.9, 0.2, 0.8, 0.1]])
-    array([2, 1])
+    >>> p = [[0.9, 0.8, 0.3, 0.1], [0.9, 0.2, 0.8, 0.1]]
+    >>> [decode_outputs(p, method=m).tolist() for m in DECODE_METHODS]
+    [[2, 1], [2, 2], [2, 2], [2, 3]]
     """
     p = _check_probs(probs)
     if not (isinstance(threshold, (int, float, np.floating, np.integer)) and 0.0 < float(threshold) < 1.0):
@@ -179,6 +197,10 @@ def decode_outputs(probs, threshold=0.5, method="leading"):
         return (p > threshold).sum(axis=1).astype(np.int64)
     if method == "sum":
         return np.rint(p.sum(axis=1)).astype(np.int64)
+    if method == "highest":
+        # the case study's OR from the last output down: a "yes" makes every output before it "yes"
+        above = p > threshold
+        return np.logical_or.accumulate(above[:, ::-1], axis=1).sum(axis=1).astype(np.int64)
     raise ValueError(f"method must be one of {DECODE_METHODS}, got {method!r}")
 
 
