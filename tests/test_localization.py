@@ -184,7 +184,7 @@ def test_location_prior_is_the_share_of_masks_covering_each_pixel():
 
 @pytest.mark.parametrize(
     "masks, message",
-    [([], "at least one mask"), ([np.zeros((4, 4), bool), np.zeros((5, 4), bool)], "mask 1 has shape"), ([np.full((4, 4), 2)], "binary")],
+    [([], "at least one mask"), ([np.zeros((4, 4), bool), np.zeros((5, 4), bool)], "mask 1 has shape"), ([np.full((4, 4), 2)], "boolean")],
 )
 def test_location_prior_rejects_bad_masks(masks, message):
     from util.metrics import location_prior
