@@ -28,6 +28,14 @@ What it measures
   :func:`util.metrics.pointing_game` (tolerance ``--tolerance`` px) and
   :func:`util.metrics.energy_pointing`. "Mask share" is the mean share of
   the image the mask covers: the energy a uniform map would score.
+* **Strictly, and against a map that ignores the image.** The same maps are
+  also scored with no tolerance (the maximum must lie inside the mask, the
+  CheXlocalize protocol), and each label's *location prior*
+  (:func:`util.metrics.location_prior`: the mean of that label's masks on
+  the course's training films, ``train-small.csv``, read with
+  :func:`util.chestxray.load_mask`) is scored on the same films at both
+  tolerances. Grad-CAM only shows that it looks at *this* film where it
+  beats the prior.
 
 The table replaces what lies between ``<!-- metrics:start -->`` and
 ``<!-- metrics:end -->`` in the model card (the markers are appended when
@@ -85,7 +93,8 @@ def evaluate(
     -------
     dict
         ``rows``: one dict per label (``label``, ``positives``, ``auc``,
-        ``scored``, ``pointing_game``, ``energy``, ``mask_share``) and
+        ``scored``, ``pointing_game``, ``energy``, ``mask_share``,
+        ``pointing_strict``, ``prior_pointing``, ``prior_strict``) and
         ``mean_auc``, ``n``, ``seconds``, ``mean``, ``std``.
     """
     from util.cam import postprocess, predictions_and_raw_cams
@@ -104,8 +113,9 @@ def evaluate(
     # One pass in seed order: each batch's forward pass gives the predictions and every label's
     # Grad-CAM weighted sum (util.cam differentiates only the head); a true positive is scored as soon
     # as it is seen, so the first max_cams of each label in seed order are scored, as before.
+    priors = training_priors(size)
     preds = []
-    hits, energy, share = ([[] for _ in LABELS] for _ in range(3))
+    hits, energy, share, strict, prior_hits, prior_strict = ([[] for _ in LABELS] for _ in range(6))
     for start in range(0, n, batch_size):
         idx = range(start, min(n, start + batch_size))
         phantoms = [generate_phantom(EVAL_SEED_BASE + i, size, findings[i]) for i in idx]
@@ -119,6 +129,9 @@ def evaluate(
                     hits[j].append(pointing_game(cam, mask, tolerance))
                     energy[j].append(energy_pointing(cam, mask))
                     share[j].append(float(mask.mean()))
+                    strict[j].append(pointing_game(cam, mask, 0))
+                    prior_hits[j].append(pointing_game(priors[label], mask, tolerance))
+                    prior_strict[j].append(pointing_game(priors[label], mask, 0))
         if verbose and (start // batch_size) % 10 == 0:
             print(f"predicted and explained {idx.stop}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
     p = np.concatenate(preds)
@@ -135,6 +148,9 @@ def evaluate(
                 "pointing_game": float(np.mean(hits[j])) if hits[j] else float("nan"),
                 "energy": float(np.mean(energy[j])) if energy[j] else float("nan"),
                 "mask_share": float(np.mean(share[j])) if share[j] else float("nan"),
+                "pointing_strict": _mean(strict[j]),
+                "prior_pointing": _mean(prior_hits[j]),
+                "prior_strict": _mean(prior_strict[j]),
             }
         )
         if verbose:
@@ -156,6 +172,51 @@ def evaluate(
     }
 
 
+def _mean(values):
+    return float(np.mean(values)) if values else float("nan")
+
+
+def training_priors(size, split="train-small.csv"):
+    """Each label's location prior at ``size`` px: the mean of its masks on the course's training films.
+
+    Parameters
+    ----------
+    size : int
+        Side of the held-out phantoms; masks of another size are resized (nearest neighbour).
+    split : str
+        The split whose films' masks are averaged (read with :func:`util.chestxray.load_mask`).
+
+    Returns
+    -------
+    dict
+        label -> float64 (size, size) map from :func:`util.metrics.location_prior`.
+
+    Raises
+    ------
+    FileNotFoundError
+        The data folder has no lesion masks (real data): the prior needs the phantoms' masks.
+    """
+    import cv2
+
+    from util.chestxray import ensure_chestxray_data, load_mask, load_split
+    from util.metrics import location_prior
+
+    folder = ensure_chestxray_data()
+    if not (folder / "masks").is_dir():
+        raise FileNotFoundError(
+            f"{folder} has no masks/ folder: the location prior needs the phantoms' lesion masks "
+            "(real NIH data has none); unset MEDXAI_DATA_DIR to evaluate on the generated data."
+        )
+    df = load_split(split)
+    priors = {}
+    for label in LABELS:
+        masks = [load_mask(folder, name, label) for name in df.loc[df[label] == 1, "Image"]]
+        if masks and masks[0].shape != (size, size):
+            masks = [cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0 for m in masks]
+        priors[label] = location_prior(masks)
+    return priors
+
+
 def _fmt(v, digits=3):
     return "—" if v != v else f"{v:.{digits}f}"  # nan -> dash
 
@@ -171,21 +232,30 @@ def metrics_table(result):
         f"normalisation mean {result['mean']:.2f}, std {result['std']:.2f}. "
         f"Localization: Grad-CAM of conv5_block16_concat on true positives (p ≥ {result['threshold']}, "
         f"at most {result['max_cams']} per label); pointing game tolerance {result['tolerance']} px. "
+        "Strict: the same maps with no tolerance (maximum inside the mask). Prior: each label's mean "
+        "training mask (train-small.csv), a map that ignores the image, scored on the same films. "
         "Regenerate with `python -m training.evaluate`.",
         "",
-        "| Label | Positives | AUC | TP scored | Pointing game | Energy in mask | Mask share |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Label | Positives | AUC | TP scored | Pointing game | Energy in mask | Mask share "
+        f"| Pointing game, strict | Prior, {result['tolerance']:g} px | Prior, strict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    extra = ("pointing_strict", "prior_pointing", "prior_strict")
     for r in rows:
         lines.append(
             f"| {r['label']} | {r['positives']} | {_fmt(r['auc'])} | {r['scored']} | "
             f"{_fmt(r['pointing_game'], 2)} | {_fmt(r['energy'], 2)} | {_fmt(r['mask_share'], 3)} |"
+            + "".join(f" {_fmt(r.get(k, float('nan')), 2)} |" for k in extra)
         )
-    pg = [r["pointing_game"] for r in rows if r["scored"]]
-    en = [r["energy"] for r in rows if r["scored"]]
+    scored = [r for r in rows if r["scored"]]
+
+    def col_mean(key):
+        return _fmt(_mean([r.get(key, float("nan")) for r in scored]), 2)
+
     lines.append(
         f"| **Mean** | | **{_fmt(result['mean_auc'])}** | {sum(r['scored'] for r in rows)} | "
-        f"{_fmt(float(np.mean(pg)) if pg else float('nan'), 2)} | {_fmt(float(np.mean(en)) if en else float('nan'), 2)} | |"
+        f"{col_mean('pointing_game')} | {col_mean('energy')} | |"
+        + "".join(f" {col_mean(k)} |" for k in extra)
     )
     lines.append(MARK_END)
     return "\n".join(lines)
