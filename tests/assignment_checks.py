@@ -17,6 +17,7 @@ import pytest
 
 from grading.assignment import strip_solution_markers
 from grading.core import generate_release, make_course, nbgrader
+from stored_outputs import stored_output_differences
 
 #: Points of each graded test cell (the course's weighting) and what students may change.
 POINTS_PER_TEST = 10
@@ -27,9 +28,35 @@ def fresh_release(assignment, tmp_dir):
     return generate_release(assignment, make_course(tmp_dir, assignment))
 
 
-def validate(assignment, tmp_path, folder, *flags):
-    """`nbgrader validate` on a copy of ``folder``, run from a course root holding nbgrader_config.py."""
+#: Appended to the temporary course root's nbgrader_config.py (which nbgrader runs before it validates):
+#: validate then also writes the notebook it executed, so the source's stored outputs are compared
+#: with this very execution rather than with a second one.
+_KEEP_EXECUTED = """
+import nbformat as _nbformat
+import nbgrader.validator as _validator
+
+_executed_by_validate = _validator.Validator._preprocess
+
+
+def _preprocess_and_keep(self, nb):
+    nb = _executed_by_validate(self, nb)
+    _nbformat.write(nb, {path!r})
+    return nb
+
+
+_validator.Validator._preprocess = _preprocess_and_keep
+"""
+
+
+def validate(assignment, tmp_path, folder, *flags, keep=None):
+    """`nbgrader validate` on a copy of ``folder``, run from a course root holding nbgrader_config.py.
+
+    With ``keep`` (a path), the notebook as validate executed it is written there as well.
+    """
     root = make_course(tmp_path / "course", assignment)
+    if keep is not None:
+        with open(root / "nbgrader_config.py", "a") as config:
+            config.write(_KEEP_EXECUTED.format(path=str(keep)))
     work = tmp_path / "work" / assignment.name
     shutil.copytree(folder, work, ignore=shutil.ignore_patterns("__pycache__"))
     proc = nbgrader("validate", *flags, str(work / assignment.notebook_name), root=root, check=False)
@@ -44,14 +71,19 @@ class ReleaseSuite:
     @pytest.fixture(scope="class")
     @classmethod
     def validations(cls, tmp_path_factory):
-        """nbgrader validate's output on the source and, with --invert, on the release, run at the same time."""
+        """nbgrader validate's output on the source and, with --invert, on the release, run at the same time;
+        ``executed``: the source notebook as that validate executed it."""
         from concurrent.futures import ThreadPoolExecutor
 
-        runs = {"source": (cls.A.source_dir,), "release": (cls.A.release_dir, "--invert")}
+        executed = tmp_path_factory.mktemp("executed") / cls.A.notebook_name
+        runs = {"source": ((cls.A.source_dir,), {"keep": executed}),
+                "release": ((cls.A.release_dir, "--invert"), {})}
         with ThreadPoolExecutor(len(runs)) as pool:
-            futures = {name: pool.submit(validate, cls.A, tmp_path_factory.mktemp(f"validate-{name}"), *args)
-                       for name, args in runs.items()}
-            return {name: future.result() for name, future in futures.items()}
+            futures = {name: pool.submit(validate, cls.A, tmp_path_factory.mktemp(f"validate-{name}"), *args, **kw)
+                       for name, (args, kw) in runs.items()}
+            found = {name: future.result() for name, future in futures.items()}
+        found["executed"] = nbformat.read(executed, as_version=4) if executed.is_file() else None
+        return found
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -154,3 +186,12 @@ class ReleaseSuite:
     def test_validate_invert_on_the_release_shows_every_test_failing(self, validations):
         out = validations["release"]
         assert "Success! The notebook does not pass any tests." in out, out[-3000:]
+
+    @pytest.mark.slow
+    def test_source_stored_outputs_are_what_a_fresh_execution_prints_and_draws(self, validations):
+        """The stored AUCs, tables and figures of the source notebook are current (tests/stored_outputs.py)."""
+        assert validations["executed"] is not None, validations["source"][-3000:]
+        stored = nbformat.read(self.A.source_notebook, as_version=4)
+        differences = stored_output_differences(stored, validations["executed"])
+        assert not differences, (f"source/{self.A.name}'s stored outputs are stale; run `python -m grading notebook "
+                                 f"{self.A.name}`:\n" + "\n".join(differences))
