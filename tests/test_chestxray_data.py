@@ -151,3 +151,27 @@ def test_a_valid_real_data_folder_is_read_as_it_is_and_nothing_is_generated(tmp_
                                target_w=32, target_h=32)[0]
     assert x.shape == (4, 32, 32, 3) and y.tolist() == train[LABELS].to_numpy().tolist()
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_real_data_without_masks_says_what_needs_the_phantoms(tmp_path, monkeypatch):
+    """Real NIH files have no masks: load_mask says so (and what needs the phantoms), not a missing-file puzzle."""
+    folder = tmp_path / "chestxray"
+    (folder / "images").mkdir(parents=True)
+    monkeypatch.setenv("MEDXAI_DATA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no masks/ folder.*need the phantoms.*unset it"):
+        load_mask(folder, "00000001_000.png", "Mass")
+
+
+def test_generation_reports_its_progress(tmp_path, capsys, monkeypatch):
+    """The first run says what it renders and how far it has got (a plan of 10 images, rendered for real)."""
+    import util.chestxray as cx
+
+    plan = cx.plan_dataset()
+    small = {name: df.head(4 if name == "train-small.csv" else 3) for name, df in plan.items()}
+    monkeypatch.setattr(cx, "plan_dataset", lambda seed: small)
+    cx.generate_dataset(tmp_path / "chestxray", workers=1)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("rendering 10 phantoms with 1 worker(s) (about a minute on two cores")
+    reports = [line for line in out if line.startswith("rendered ")]
+    assert [r.split(" phantoms")[0] for r in reports] == [f"rendered {k} of 10" for k in (2, 4, 6, 8, 10)]
+    assert out[-1].startswith("generated 10 phantoms in ")

@@ -53,6 +53,11 @@ _VERSION_FILE = ".generator"
 _IMAGES_PER_PATIENT = (1, 2, 3, 4, 5)
 _IMAGES_PER_PATIENT_P = (0.3, 0.25, 0.2, 0.15, 0.1)
 _REQUIRED = ["train-small.csv", "valid-small.csv", "test.csv", "images"]
+#: What real NIH ChestX-ray14 files cannot give, named in the errors of real-data mode.
+REAL_DATA_NEEDS_PHANTOMS = (
+    "the NIH data set has boxes for a few films but no lesion masks, so scoring a heat map against a mask "
+    "(energy, pointing game, location prior) and the example films named in the notebooks need the phantoms"
+)
 
 
 def _seed_int(*keys):
@@ -178,12 +183,15 @@ def generate_dataset(out_dir, seed=DEFAULT_SEED, workers=2, verbose=True):
             for row in df.itertuples(index=False):
                 present = [label for label in LABELS if getattr(row, label) == 1]
                 tasks.append((tmp, row.Image, row.RenderSeed, row.PatientSeed, present))
+        if verbose:
+            print(f"rendering {len(tasks)} phantoms with {workers} worker(s) (about a minute on two cores; "
+                  "done once, later runs read them from disk)", flush=True)
         if workers > 1:
             ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             with ctx.Pool(workers) as pool:
-                results = pool.map(_render_one, tasks, chunksize=16)
+                results = _with_progress(pool.imap(_render_one, tasks, chunksize=16), len(tasks), start, verbose)
         else:
-            results = [_render_one(t) for t in tasks]
+            results = _with_progress(map(_render_one, tasks), len(tasks), start, verbose)
         for name, df in tables.items():
             _write_csv(df.drop(columns=["RenderSeed", "PatientSeed"]), tmp / name)
         rows = sorted(r for rs in results for r in rs)
@@ -204,9 +212,20 @@ def generate_dataset(out_dir, seed=DEFAULT_SEED, workers=2, verbose=True):
         raise
     if verbose:
         mb = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file()) / 1e6
-        print(f"generated {sum(SPLITS.values())} phantoms in {out_dir} "
+        print(f"generated {len(tasks)} phantoms in {out_dir} "
               f"in {time.perf_counter() - start:.1f} s ({mb:.1f} MB on disk)")
     return out_dir
+
+
+def _with_progress(results, total, start, verbose, every=0.2):
+    """Collect ``results`` (an iterator of ``total`` items), printing a line at each ``every`` of the way."""
+    done, step, next_report = [], max(1, int(total * every)), 0
+    for item in results:
+        done.append(item)
+        if verbose and (len(done) >= next_report + step or len(done) == total):
+            next_report = len(done)
+            print(f"rendered {len(done)} of {total} phantoms ({time.perf_counter() - start:.0f} s)", flush=True)
+    return done
 
 
 def _is_complete(folder, seed=DEFAULT_SEED):
@@ -452,6 +471,13 @@ def load_mask(folder, image_name, label):
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}; valid labels are: {', '.join(LABELS)}")
     folder = Path(folder) if folder is not None else ensure_chestxray_data()
+    if not (folder / "masks").is_dir():
+        raise FileNotFoundError(
+            f"{folder} has no masks/ folder: lesion masks exist only for the generated phantoms "
+            f"({REAL_DATA_NEEDS_PHANTOMS}). "
+            + ("MEDXAI_DATA_DIR points the course at real data; unset it to use the phantoms."
+               if using_real_data() else "Run `make data` to generate them.")
+        )
     path = folder / "masks" / f"{Path(image_name).stem}_{label}.png"
     if not path.exists():
         raise FileNotFoundError(
