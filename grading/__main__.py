@@ -27,7 +27,8 @@ def _parser():
         epilog="\n".join(f"{k:<10} {v}" for k, v in _HELP.items()) + (
             "\n\nautograde exits 0 when every submission has a grade (a student's crash is a grade), 1 when there\n"
             "is nothing to grade, 2 when the sandbox or the cluster cannot be used, 3 when the grader could not\n"
-            "grade some submission (a grader fault: re-run to grade it), 130 when interrupted."),
+            "grade some submission (a grader fault: re-run to grade it), 4 when a submission folder holds no notebook\n"
+            "of the assignment's name (the others are graded; put it there and re-run), 130 when interrupted."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("what", choices=list(_HELP), help="what to do (see below)")
@@ -195,7 +196,7 @@ def _autograde(assignment, args):
     logs = Path(args.root) / "grading-logs" / assignment.name
     print(f"scores: {run.db_url}; table: {_shown(run.csv_path)}; feedback: {_shown(Path(args.root) / 'feedback')}/; "
           f"logs: {_shown(logs)}/")
-    return 3 if run.faults else 0
+    return 3 if run.faults else 4 if run.without_notebook else 0
 
 
 if __name__ == "__main__":

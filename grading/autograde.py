@@ -72,6 +72,8 @@ RETRIES = 2
 GRADER_FAULT = "grader fault"
 #: How much of the box's stdout and stderr (each, from the start) a task returns and the log keeps.
 LOG_BYTES = 1024 ** 2
+#: Status (grades.csv) of a submission folder that holds no notebook of the assignment's name.
+NO_NOTEBOOK = "no notebook"
 #: Statuses a graded submission can have (the runner's ``RunReport.ended``, and "unreadable").
 GRADED_STATUSES = ("finished", "crashed", "timed out", "flooded", "unreadable")
 
@@ -83,6 +85,8 @@ class GradeRun:
     ``reports`` holds a :class:`~grading.runner.RunReport` per graded student: graded now, or
     earlier (``skipped``: the same notebook, the same grader version, its grades in the gradebook).
     ``faults`` maps each student the grader could not grade to the error (no grade recorded).
+    ``without_notebook`` maps each student whose ``submitted/<student>/<name>/`` folder holds no
+    notebook of that name to the files it holds (not graded, no grade recorded).
     """
 
     assignment: str
@@ -93,6 +97,7 @@ class GradeRun:
     seconds: float = 0.0
     skipped: list = field(default_factory=list)
     faults: dict = field(default_factory=dict)
+    without_notebook: dict = field(default_factory=dict)
     backend: str = ""
     db_url: str = ""
     csv_path: Path | None = None
@@ -107,7 +112,8 @@ class GradeRun:
         ``others`` adds students outside this run: ``student -> RunReport`` or a status string.
         """
         rows = {}
-        everyone = {**(others or {}), **{s: GRADER_FAULT for s in self.faults}, **self.reports}
+        everyone = {**(others or {}), **{s: NO_NOTEBOOK for s in self.without_notebook},
+                    **{s: GRADER_FAULT for s in self.faults}, **self.reports}
         for student in sorted(everyone):
             report = everyone[student]
             if isinstance(report, str):
@@ -139,10 +145,12 @@ class GradeRun:
                      f"{GRADER_VERSION}; --force grades them again)")
         if self.faults:
             head += f", {len(self.faults)} GRADER FAULT(S)"
+        if self.without_notebook:
+            head += f", {len(self.without_notebook)} submission folder(s) WITHOUT THE NOTEBOOK"
         lines = [head + "; isolation: "
                  + ("ON (bubblewrap sandbox: no network, no instructor files, resource limits)" if self.isolated
                     else "OFF (unsandboxed grading was allowed explicitly; the limits applied, the isolation did not)")]
-        if not self.reports and not self.faults:
+        if not self.reports and not self.faults and not self.without_notebook:
             return "\n".join(lines)
         table = self.table()
         lines.append(table.to_string())
@@ -155,11 +163,29 @@ class GradeRun:
         for student, error in sorted(self.faults.items()):
             lines.append(f"- {student}: GRADER FAULT, not graded and no grade recorded (the gradebook keeps what it "
                          f"had): {error}")
+        for student, names in sorted(self.without_notebook.items()):
+            lines.append(f"- {student}: NOT GRADED, {missing_notebook_message(self.assignment, student, names)}")
         if self.faults:
             lines.append(f"{len(self.faults)} submission(s) could not be graded because of a fault of the grader, not "
                          f"of the student (logs: grading-logs/{self.assignment}/<student>/grading.json); run the same "
                          "command again to grade them (graded submissions are skipped).")
         return "\n".join(lines)
+
+
+def missing_notebook_message(name, student, names):
+    """Why ``submitted/<student>/<name>/`` (holding the files ``names``) was not graded, and what to do."""
+    notebook = f"{name}_Assignment.ipynb"
+    held = f"it holds {', '.join(names)}" if names else "it is empty"
+    return (f"submitted/{student}/{name}/ holds no {notebook} ({held}): put the student's notebook there under "
+            f"that name and run the same command again.")
+
+
+def folders_without_notebook(assignment, root):
+    """``student -> names of the files in submitted/<student>/<name>/`` for each such folder that holds
+    no ``<name>_Assignment.ipynb`` (a renamed notebook, an empty submission)."""
+    folders = sorted((Path(root) / "submitted").glob(f"*/{assignment.name}/"))
+    return {folder.parent.name: sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+            for folder in folders if folder.is_dir() and not (folder / assignment.notebook_name).is_file()}
 
 
 def find_submissions(assignment, root):
@@ -174,9 +200,12 @@ def find_submissions(assignment, root):
     found = {p.parent.parent.name: p for p in sorted((root / "submitted").glob(f"*/{assignment.name}/"
                                                                               f"{assignment.notebook_name}"))}
     if not found:
+        lacking = folders_without_notebook(assignment, root)
         raise FileNotFoundError(
             f"no submissions of {assignment.name} in {root / 'submitted'}: put each student's notebook at "
-            f"submitted/<student>/{assignment.name}/{assignment.notebook_name} (nbgrader collect does).")
+            f"submitted/<student>/{assignment.name}/{assignment.notebook_name} (nbgrader collect does)."
+            + "".join(f"\n- {s}: {missing_notebook_message(assignment.name, s, names)}"
+                      for s, names in lacking.items()))
     return found
 
 
@@ -722,11 +751,16 @@ def autograde(assignment, root, students=None, jobs=1, limits=Limits(), allow_un
     else:
         isolated = None  # each worker checks its own machine
     found = find_submissions(assignment, root)
+    lacking = folders_without_notebook(assignment, root)
     if students is not None:
         missing = sorted(set(students) - set(found))
         if missing:
-            raise FileNotFoundError(f"no submission of {assignment.name} from {missing} in {root / 'submitted'}.")
+            raise FileNotFoundError(
+                f"no submission of {assignment.name} from {missing} in {root / 'submitted'}."
+                + "".join(f"\n- {s}: {missing_notebook_message(assignment.name, s, lacking[s])}"
+                          for s in missing if s in lacking))
         found = {s: found[s] for s in students}
+        lacking = {}
     url = gradebook_url(root, db_url)
     db_args = [f"--CourseDirectory.db_url={url}"] if db_url else []
     if register:
@@ -736,7 +770,8 @@ def autograde(assignment, root, students=None, jobs=1, limits=Limits(), allow_un
     seed = secrets.randbits(128) if seed is None else seed
     seed_digest = hashlib.sha256(str(seed).encode()).hexdigest()
     points = assignment.points()
-    run = GradeRun(assignment.name, isolated is not False, seed_digest, points=points, db_url=shown_url(url))
+    run = GradeRun(assignment.name, isolated is not False, seed_digest, points=points, db_url=shown_url(url),
+                   without_notebook=lacking)
     data = {s: path.read_bytes() for s, path in found.items()}
     digests = {s: hashlib.sha256(b).hexdigest() for s, b in data.items()}
 
