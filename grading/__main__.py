@@ -16,7 +16,8 @@ _HELP = {
     "samples": "write the sample submissions (correct, wrong, attacks) to --out (default output/samples/<name>)",
     "grade": "grade the sample submissions in output/grading/<name>/ and compare with their expected points",
     "autograde": "instructor: grade submitted/<student>/<name>/ in the course root (make autograde)",
-    "demo": "make demo's grading part: regenerate the releases, then `grade C3W3`",
+    "demo": "make demo's grading part: check that release/ is what source/ gives (writing nothing in the "
+            "repository), then `grade C3W3` in output/grading/",
 }
 
 
@@ -71,6 +72,37 @@ def _limits(args):
 
     return Limits(cell_seconds=args.cell_seconds, submission_seconds=args.submission_seconds,
                   memory_bytes=int(args.memory_gb * 1024 ** 3))
+
+
+def release_differences(assignment, generated):
+    """The files in which ``release/<name>`` differs from ``generated`` (a fresh release of the source)."""
+    import filecmp
+
+    committed = assignment.release_dir
+
+    def files(folder):
+        return {p.relative_to(folder) for p in Path(folder).rglob("*") if p.is_file()}
+
+    have, want = files(committed), files(generated)
+    return sorted(str(rel) for rel in have ^ want) + sorted(
+        str(rel) for rel in have & want if not filecmp.cmp(committed / rel, Path(generated) / rel, shallow=False))
+
+
+def stale_releases():
+    """``name -> differing files`` of each release/<name> that is not what `make release` makes of source/<name>,
+    found by generating the releases in a temporary course root (the repository is left as it is)."""
+    import tempfile
+
+    from grading.core import generate_release, make_course
+
+    stale = {}
+    with tempfile.TemporaryDirectory(prefix="medxai-release-") as tmp:
+        for assignment in all_assignments():
+            root = make_course(Path(tmp) / assignment.name, assignment)
+            differences = release_differences(assignment, generate_release(assignment, root))
+            if differences:
+                stale[assignment.name] = differences
+    return stale
 
 
 def write_samples(assignment, out):
@@ -136,10 +168,13 @@ def main(argv=None):
         return _autograde(chosen[0], args)
     if args.what == "demo":
         chosen = [get_assignment("C3W3")]
-        for each in all_assignments():
-            from grading.core import generate_release
-
-            print(f"wrote {_shown(generate_release(each))}")
+        stale = stale_releases()
+        for name, files in stale.items():
+            print(f"error: release/{name} is not what source/{name} gives ({', '.join(files)} differ): run "
+                  "`make release` first, so that the samples are graded against the current release.", file=sys.stderr)
+        if stale:
+            return 1
+        print(f"release/ is what source/ gives ({', '.join(ASSIGNMENT_NAMES)}).")
     status = 0
     for assignment in chosen:
         if args.what == "release":
