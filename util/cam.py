@@ -38,17 +38,23 @@ softmax. The course differentiated the sigmoid probability ``p_k`` instead.
 Since ``dp_k/dA = p_k (1 - p_k) dy_k/dA`` and ``p_k (1 - p_k) > 0``, both give
 the same normalised map, except where the sigmoid saturates: when ``p_k``
 rounds to exactly 1.0 in float32 its gradient is exactly zero and the course's
-map is blank, for the very predictions one most wants to explain. Pass
+map is blank, for the very predictions one most wants to explain (lecture 02,
+section 9, shows it on the course model's own head). Pass
 ``score="output"`` to differentiate the model's output as the course did.
 
-Post-processing order. The course's assignment text lists the last step as
-"Resize, take ReLU, and return cam" (resize first), but the post-processing
-code it gave applied the ReLU first (``np.maximum(cam, 0)``), then resized,
-then divided by the maximum. ``util.cam`` does what that code did: ReLU
-first, then a bilinear resize, then the division by the maximum; so does this
-course's C3W3 notebook. With bilinear interpolation the two orders differ only
-next to the map's zero crossings (resizing first lets a negative cell pull the
-interpolated values of its positive neighbours down). The course wrote
+Post-processing order. :func:`postprocess` applies the ReLU first, then the
+bilinear resize to the input, then the division by the maximum (steps 5, 6, 7
+above). The course is not consistent about this order: the C3W3 assignment's
+text lists its last step as "Resize, take ReLU, and return cam" (resize
+first), while the post-processing code that assignment gives applies the ReLU
+first (``np.maximum(cam, 0)``, then ``cv2.resize``, then ``cam / cam.max()``);
+the ``grad_cam`` of the C1W1 ``util.py`` resizes first and takes the ReLU
+after. ``util.cam`` follows the C3W3 given code, and so do this course's C3W3
+notebook and lecture 02 (ReLU in its section 7, up-sampling in section 8).
+With bilinear interpolation the two orders differ only next to the map's zero
+crossings (resizing first lets a negative cell pull the interpolated values of
+its positive neighbours down); the C3W3 grader accepts either order
+(``autograder/C3W3/TOLERANCES.md``). The C3W3 code wrote
 ``cv2.resize(cam, (W, H), cv2.INTER_NEAREST)``: the third positional argument
 of ``cv2.resize`` is ``dst``, not ``interpolation``, so its maps were in fact
 interpolated bilinearly (OpenCV's default). Here the interpolation is bilinear
@@ -567,8 +573,9 @@ def resize_to_input(cam, H, W):
     """Up-sample an (h, w) map to the input's (H, W), bilinearly.
 
     Uses ``cv2.resize(cam, (W, H), interpolation=cv2.INTER_LINEAR)`` — note
-    OpenCV's ``(width, height)`` order. (The course passed ``cv2.INTER_NEAREST``
-    positionally, where ``cv2.resize`` expects ``dst``, so it got bilinear too.)
+    OpenCV's ``(width, height)`` order. (The course's C3W3 code passed
+    ``cv2.INTER_NEAREST`` positionally, where ``cv2.resize`` expects ``dst``, so
+    it got bilinear too.)
     """
     import cv2
 
