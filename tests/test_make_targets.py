@@ -47,12 +47,18 @@ def planned_commands(target):
     text = re.sub(r"\\\n\s*", " ", proc.stdout)
     commands = []
     for line in text.splitlines():
-        for part in re.split(r";|&&|\|\|", line):
-            words = shlex.split(part.strip())
-            while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):  # VAR=value command
-                words = words[1:]
-            if words:
-                commands.append(words)
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        words = []
+        for token in [*lexer, ";"]:
+            if token in (";", "&&", "||", "|", "&", "(", ")"):
+                while words and re.fullmatch(r"[A-Z_]+=.*", words[0]):  # VAR=value command
+                    words = words[1:]
+                if words:
+                    commands.append(words)
+                words = []
+            elif token not in ("{", "}"):
+                words.append(token)
     return commands
 
 
