@@ -35,8 +35,8 @@ def phony_targets():
     return {name for line in re.findall(r"^\.PHONY:(.*)$", text, re.M) for name in line.split()}
 
 
-#: What `make help` lists, and every other phony target but `help` (it echoes) and `setup` (which, with the stamp taken as
-#: made, plans nothing): train-fundus, for one, is missing from the help.
+#: What `make help` lists, and every other phony target but `help` (it echoes) and `setup` (which, with the
+#: stamp taken as made, plans nothing): train-fundus, for one, is missing from the help.
 TARGETS = sorted((set(help_targets()) | phony_targets()) - {"setup", "help"})
 
 
