@@ -2,7 +2,8 @@
 for the assignments' source notebooks, whose fresh execution is nbgrader validate's: tests/assignment_checks.py).
 
 Text outputs (streams, ``text/plain``, ``text/html``) must be equal: the source notebooks print no
-timings or memory addresses, so nothing is sanitized. Figures are compared as images, robustly: the
+timings or memory addresses, so nothing is sanitized. Consecutive stream outputs are joined first (as
+nbval does): where the kernel cuts a cell's printing into messages depends on when it flushes. Figures are compared as images, robustly: the
 same size (within 2 pixels) and at most :data:`BLOCKS_ALLOWED` of their 8x8 blocks differing by more
 than :data:`BLOCK_LEVELS` grey levels on average, which lets anti-aliased text move and catches a
 different map, curve or film.
@@ -76,6 +77,20 @@ def _output_difference(stored, fresh):
     return None
 
 
+def coalesced(outputs):
+    """``outputs`` with each run of stream outputs of the same name (stdout, stderr) joined into one."""
+    import nbformat
+
+    joined = []
+    for out in outputs:
+        if (out.output_type == "stream" and joined and joined[-1].output_type == "stream"
+                and joined[-1].name == out.name):
+            joined[-1] = nbformat.v4.new_output("stream", name=out.name, text=joined[-1].text + out.text)
+        else:
+            joined.append(out)
+    return joined
+
+
 def stored_output_differences(stored_nb, fresh_nb):
     """One line per code cell whose stored outputs differ from the fresh execution's (see the module)."""
     if [c.source for c in stored_nb.cells] != [c.source for c in fresh_nb.cells]:
@@ -90,10 +105,11 @@ def stored_output_differences(stored_nb, fresh_nb):
             if not text.startswith(GRADED_RUN_OUTPUT):
                 found.append(f"{name} tests NBGRADER_EXECUTION but printed {text[:200]!r} under nbgrader")
             continue
-        if len(stored.outputs) != len(fresh.outputs):
-            found.append(f"{name}: {len(stored.outputs)} outputs stored, {len(fresh.outputs)} now")
+        stored_outs, fresh_outs = coalesced(stored.outputs), coalesced(fresh.outputs)
+        if len(stored_outs) != len(fresh_outs):
+            found.append(f"{name}: {len(stored_outs)} outputs stored, {len(fresh_outs)} now")
             continue
-        for stored_out, fresh_out in zip(stored.outputs, fresh.outputs):
+        for stored_out, fresh_out in zip(stored_outs, fresh_outs):
             why = _output_difference(stored_out, fresh_out)
             if why:
                 found.append(f"{name}: {why}")

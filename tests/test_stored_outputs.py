@@ -75,6 +75,21 @@ def test_another_figure_of_the_same_size_is_found(stored):
     assert len(found) == 1 and found[0].startswith(f"cell {i} ") and "8x8 blocks" in found[0], found
 
 
+def test_a_printout_cut_into_other_messages_is_the_same_printout(stored):
+    """Where a cell's prints are cut into stream messages depends on when the kernel flushes."""
+    nb = stored["C3W3"]
+    fresh = as_validated(nb)
+    index, out = _outputs(fresh, lambda o: o.output_type == "stream" and o.text.count("\n") >= 2)[0]
+    cell = fresh.cells[index]
+    at = cell.outputs.index(out)
+    first, rest = out.text.split("\n", 1)
+    cell.outputs[at:at + 1] = [nbformat.v4.new_output("stream", name=out.name, text=first + "\n"),
+                               nbformat.v4.new_output("stream", name=out.name, text=rest)]
+    assert stored_output_differences(nb, fresh) == []
+    cell.outputs[at + 1].name = "stderr"  # the same text, but part of it on stderr now
+    assert len(stored_output_differences(nb, fresh)) == 1
+
+
 def test_figures_allow_rendering_noise_but_not_a_moved_spot():
     a = _figure()
     noisy = a + np.random.default_rng(0).integers(-4, 5, a.shape)
