@@ -175,3 +175,13 @@ def test_generation_reports_its_progress(tmp_path, capsys, monkeypatch):
     reports = [line for line in out if line.startswith("rendered ")]
     assert [r.split(" phantoms")[0] for r in reports] == [f"rendered {k} of 10" for k in (2, 4, 6, 8, 10)]
     assert out[-1].startswith("generated 10 phantoms in ")
+
+
+def test_require_phantoms_passes_on_phantoms_and_names_what_needs_them_on_real_data(tmp_path, monkeypatch):
+    from util.chestxray import require_phantoms
+
+    monkeypatch.delenv("MEDXAI_DATA_DIR", raising=False)
+    require_phantoms("the example films")  # the generated data: nothing to say
+    monkeypatch.setenv("MEDXAI_DATA_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="the example films needs the generated phantoms.*no lesion masks"):
+        require_phantoms("the example films")

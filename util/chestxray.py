@@ -443,6 +443,27 @@ def load_bboxes(folder=None):
     return df.astype({"x": float, "y": float, "w": float, "h": float})
 
 
+def require_phantoms(what):
+    """Stop with a clear message when ``what`` needs the generated phantoms but real data is in use.
+
+    Parameters
+    ----------
+    what : str
+        What needs them, e.g. ``"the example films of section 1"``; named in the message.
+
+    Raises
+    ------
+    RuntimeError
+        When ``MEDXAI_DATA_DIR`` points the course at real data.
+    """
+    if using_real_data():
+        raise RuntimeError(
+            f"{what} needs the generated phantoms, and MEDXAI_DATA_DIR points the course at real data: "
+            f"{REAL_DATA_NEEDS_PHANTOMS}. Unset MEDXAI_DATA_DIR to run this cell on the phantoms; the cells "
+            "that only read the split CSVs and images work with the real files."
+        )
+
+
 def load_mask(folder, image_name, label):
     """Read the lesion mask of one finding in one image.
 
