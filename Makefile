@@ -10,7 +10,7 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup system-deps demo test test-fast mutation data lab train train-fundus evaluate notebooks bench clean-output help
+.PHONY: setup system-deps browser test-pythons demo test test-fast mutation data lab train train-fundus evaluate notebooks bench clean-output help
 
 help:
 	@echo "make demo   set up .venv, generate the embedded data, print a summary, write a gallery to output/"
@@ -18,7 +18,7 @@ help:
 	@echo "make test-fast  the tests not marked slow: no notebooks, grading, nbgrader or model evaluation (development)"
 	@echo "make mutation   plant deliberate bugs in a copy of the tree and report which the suite catches"
 	@echo "make data   generate the chest X-ray phantoms (data/chestxray/) if they are missing"
-	@echo "make lab    start JupyterLab in this repository"
+	@echo "make lab    start JupyterLab in this repository (the instructor's view: Formgrader, source/)"
 	@echo "make train  train the course DenseNet121 on fresh phantoms (about 65 min on 2 CPU cores) into data/models/"
 	@echo "make evaluate  regenerate the metrics table of data/models/MODEL_CARD.md"
 	@echo "make notebooks re-execute the lecture notebooks in notebooks/ in place (after a model change)"
@@ -30,7 +30,9 @@ help:
 	@echo "make references  after retraining the model: every source notebook's outputs, the releases,"
 	@echo "                 the lecture notebooks"
 	@echo "make student     what students get: dist/student/ and dist/student.zip"
-	@echo "make lab-student JupyterLab on dist/student/ (the student's view)"
+	@echo "make lab-student a student's JupyterLab in dist/student-home/: fetch, work, validate, submit"
+	@echo "make browser     install Debian's headless Chromium for tests/browser/ (as root; make test does it)"
+	@echo "make test-pythons  a venv per Python 3.11, 3.12, 3.13: the fast tests and one lecture under nbval"
 
 setup: $(STAMP)
 
@@ -44,34 +46,42 @@ demo: $(STAMP)
 	$(BIN)/python -m util.demo
 	$(BIN)/python -m grading demo --jobs $(JOBS)
 
+# MEDXAI_REQUIRE_BROWSER: the browser suite fails, rather than skips, without its browser.
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest
+	MEDXAI_REQUIRE_BROWSER=1 $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" tests
+
+# The course on every Python students have (tools/test_pythons.sh): a venv per version under build/,
+# the fast tests and one lecture notebook under nbval on each. PYTHONS="3.12" for one. Not part of
+# `make test` (three installs of TensorFlow do not fit its time budget).
+PYTHONS ?= 3.11 3.12 3.13
+test-pythons:
+	sh tools/test_pythons.sh $(PYTHONS)
 
 # Plant deliberate bugs in a throw-away worktree of HEAD and check that the suite catches each one
 # (tools/mutation.py; a few minutes; not part of `make test`).
 mutation: $(STAMP) data
 	$(BIN)/python tools/mutation.py
 
-# System packages the tests need beyond .venv: Debian's PostgreSQL server binaries (initdb, pg_ctl), for the
-# throw-away server of tests/test_postgres_gradebook.py. Installed only when missing, and only as root (CI);
-# elsewhere it says what to install (that test fails, with the same message, without them).
+# Debian packages the tests need beyond .venv (tools/system_deps.sh): PostgreSQL's server binaries for
+# tests/test_postgres_gradebook.py, and the headless Chromium that tests/browser/ drives. Installed only
+# when missing, and only as root (CI); elsewhere it says what to install.
 system-deps:
-	@if command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing Debian's postgresql (for tests/test_postgres_gradebook.py)"; \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
-			|| echo "warning: apt-get could not install postgresql; tests/test_postgres_gradebook.py will fail"; \
-	else echo "PostgreSQL's server binaries are missing: install them (Debian/Ubuntu: sudo apt-get install postgresql)," \
-		"or tests/test_postgres_gradebook.py fails"; fi
+	@sh tools/system_deps.sh postgresql chromium-headless-shell
+
+# Just the browser of tests/browser/ (Debian's chromium-headless-shell; Playwright drives it through
+# executable_path, since Playwright's own browser download is not available here).
+browser:
+	@sh tools/system_deps.sh chromium-headless-shell
 
 data: $(STAMP)
 	$(BIN)/python -m util.chestxray
 
+# The instructor's JupyterLab in the course root (Formgrader, the source notebooks), figures inline.
 lab: $(STAMP)
-	$(BIN)/jupyter lab
+	$(BIN)/python -m grading.lab instructor
 
 # Two stages: most steps at 224 px (half the cost of 320), then a short finish at the
 # inference size 320 with BatchNorm recalibration. See data/models/MODEL_CARD.md.
@@ -139,8 +149,10 @@ references: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python -m grading.student
 
-# JupyterLab in dist/student/ (after make student), the notebooks importing the bundle's util:
-# exactly the files students get. `make lab` stays the instructor's view of the whole repository.
+# A student's JupyterLab, as on the course's machine: in a folder of its own (dist/student-home/, or
+# STUDENT_HOME=...), holding only the student's nbgrader_config.py; its Assignment List fetches from the
+# course's exchange (after the instructor's `nbgrader release_assignment <A>`) into <home>/<A>/.
+# tests/browser/ drives exactly this server and the instructor's.
+STUDENT_HOME ?= dist/student-home
 lab-student: $(STAMP)
-	@test -d dist/student || { echo "dist/student/ is missing: run make student first"; exit 1; }
-	cd dist/student && PYTHONPATH="$(CURDIR)/dist/student" "$(CURDIR)/$(BIN)/jupyter" lab
+	$(BIN)/python -m grading.lab student --home $(STUDENT_HOME)

@@ -69,9 +69,10 @@ c.CourseDirectory.ignore = [
     "feedback",
 ]
 # What the exchange copies (release_assignment, submit, collect): the assignment's notebook and its
-# visible tests, nothing else that might lie in release/<A>/ or in a student's folder
-# (timestamp.txt: the time stamp `nbgrader submit` adds, which `collect` copies along).
-c.CourseDirectory.include = ["*.ipynb", "public_tests.py", "timestamp.txt"]
+# visible tests, nothing else that might lie in release/<A>/ or in a student's folder. `nbgrader submit`
+# adds timestamp.txt and submission_secret.txt; `collect` must keep both, and the grader carries them into
+# autograded/ and feedback/: `release_feedback` reads them to name the feedback a student can fetch.
+c.CourseDirectory.include = ["*.ipynb", "public_tests.py", "timestamp.txt", "submission_secret.txt"]
 
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE\nraise NotImplementedError()",

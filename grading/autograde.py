@@ -281,6 +281,10 @@ def record_grades(db_url, assignment, student, report, timestamp=None):
         gb.db.commit()
 
 
+#: Files nbgrader's submit and collect leave beside a submitted notebook, kept through autograded/ and feedback/.
+SUBMISSION_RECORDS = ("timestamp.txt", "submission_secret.txt")
+
+
 def _release_cells(assignment):
     import nbformat
 
@@ -901,8 +905,13 @@ def _record(root, assignment, student, submitted, report, result, gb, run):
     folder = _log_dir(root, assignment, student)
     (folder / "grading.json").unlink(missing_ok=True)  # from here until it is rewritten, the submission is ungraded
     record_grades(gb, assignment, student, report, timestamp=_timestamp(submitted.parent))
-    write_autograded(root / "autograded" / student / assignment.name / assignment.notebook_name,
-                     assignment, submitted, report)
+    graded = root / "autograded" / student / assignment.name
+    write_autograded(graded / assignment.notebook_name, assignment, submitted, report)
+    # as nbgrader's autograde does: generate_feedback copies them into feedback/, where release_feedback
+    # needs both (the time stamp, and the secret that names the feedback file the student can fetch)
+    for name in SUBMISSION_RECORDS:
+        if (submitted.parent / name).is_file():
+            shutil.copy2(submitted.parent / name, graded / name)
     _write_log(folder, student, report, run.seed_digest, result)
     run.reports[student] = report
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from util.paths import REPO_ROOT
 
-__all__ = ["DIST_DIR", "LEFT_OUT_DEPENDENCIES", "build", "bundle_files", "main"]
+__all__ = ["DIST_DIR", "LEFT_OUT_DEPENDENCIES", "STUDENT_NBGRADER_CONFIG", "build", "bundle_files", "main"]
 
 #: Where ``make student`` writes the bundle (git-ignored).
 DIST_DIR = REPO_ROOT / "dist"
@@ -59,7 +59,7 @@ the trained model weights. Everything runs offline on a CPU.
 
 ## Install
 
-You need Python 3.11. In this folder:
+You need Python 3.11, 3.12 or 3.13. In this folder:
 
 ```bash
 python -m venv .venv
@@ -100,7 +100,8 @@ nbgrader submit C1W1
 BSD 3-Clause (`LICENSE`).
 """
 
-_NBGRADER_CONFIG = '''\
+#: The nbgrader_config.py of the bundle and of a student's folder (grading.lab).
+STUDENT_NBGRADER_CONFIG = '''\
 """nbgrader configuration of a student's copy of medxai-course.
 
 ``nbgrader fetch_assignment <A>`` and ``nbgrader submit <A>`` use the exchange folder named by the
@@ -119,6 +120,10 @@ c.CourseDirectory.course_id = "medxai-course"
 if os.environ.get("MEDXAI_EXCHANGE"):
     c.Exchange.root = os.environ["MEDXAI_EXCHANGE"]
 c.CourseDirectory.include = ["*.ipynb", "public_tests.py", "timestamp.txt"]
+# Validate runs every cell; nbgrader's default gives a cell 30 s, and the course's Grad-CAM cells
+# take longer on a laptop CPU. The same limits as the instructor's nbgrader_config.py.
+c.Execute.timeout = 600
+c.Execute.startup_timeout = 300
 '''
 
 
@@ -196,7 +201,7 @@ def _written_files():
     return {
         "README.md": _README.replace("{assignments}", names),
         "pyproject.toml": student_pyproject(),
-        "nbgrader_config.py": _NBGRADER_CONFIG,
+        "nbgrader_config.py": STUDENT_NBGRADER_CONFIG,
     }
 
 
