@@ -93,8 +93,12 @@ def coalesced(outputs):
 
 def stored_output_differences(stored_nb, fresh_nb):
     """One line per code cell whose stored outputs differ from the fresh execution's (see the module)."""
-    if [c.source for c in stored_nb.cells] != [c.source for c in fresh_nb.cells]:
-        return ["the executed notebook's cells are not the stored notebook's"]
+    stored_sources, fresh_sources = [c.source for c in stored_nb.cells], [c.source for c in fresh_nb.cells]
+    if stored_sources != fresh_sources:
+        at = next((i for i, (a, b) in enumerate(zip(stored_sources, fresh_sources)) if a != b),
+                  min(len(stored_sources), len(fresh_sources)))
+        return [f"cell {at} of the executed notebook is not the stored notebook's ({len(fresh_sources)} cells "
+                f"executed, {len(stored_sources)} stored): was the notebook edited while it ran?"]
     found = []
     for index, (stored, fresh) in enumerate(zip(stored_nb.cells, fresh_nb.cells)):
         if stored.cell_type != "code":

@@ -100,6 +100,15 @@ def test_figures_allow_rendering_noise_but_not_a_moved_spot():
     assert "figure size" in figure_difference(_png(a), _png(a[:, :-20]))
 
 
+def test_a_notebook_edited_since_its_execution_is_named(stored):
+    nb = stored["C1W1"]
+    fresh = as_validated(nb)
+    fresh.cells[3].source += "\n# edited"
+    assert stored_output_differences(nb, fresh) == [
+        f"cell 3 of the executed notebook is not the stored notebook's ({len(nb.cells)} cells executed, "
+        f"{len(nb.cells)} stored): was the notebook edited while it ran?"]
+
+
 def test_the_graded_run_exemption_holds_only_for_the_cell_that_nbgrader_skips(stored):
     nb = stored["C1W1"]
     skipped = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "NBGRADER_EXECUTION" in c.source]
