@@ -132,3 +132,34 @@ def test_each_run_draws_other_cases():
     one, two = draw_cases(A, 1), draw_cases(A, 2)
     assert one == draw_cases(A, 1)
     assert all(one[test] != two[test] for test in A.test_ids())
+
+
+def test_the_visible_loss_test_names_swapped_weights():
+    """A weighted loss with pos_weights and neg_weights exchanged is told so, with its measured error."""
+    import importlib.util
+    import io
+    from contextlib import redirect_stdout
+    from pathlib import Path
+
+    from keras import ops
+
+    path = Path(__file__).resolve().parents[1] / "release" / "C1W1" / "public_tests.py"
+    spec = importlib.util.spec_from_file_location("c1w1_public_tests", path)
+    public = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(public)
+
+    def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
+        pos_weights, neg_weights = np.asarray(pos_weights, "float32"), np.asarray(neg_weights, "float32")
+
+        def weighted_loss(y_true, y_pred):
+            y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+            terms = (neg_weights * y_true * ops.log(y_pred + epsilon)
+                     + pos_weights * (1 - y_true) * ops.log(1 - y_pred + epsilon))
+            return -ops.sum(ops.mean(terms, axis=0))
+
+        return weighted_loss
+
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(AssertionError, match="the weights are swapped"):
+        public.get_weighted_loss_test(get_weighted_loss)
+    assert "relative error 3.4e-02 (tolerance 1e-04)" in out.getvalue()

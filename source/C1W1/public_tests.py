@@ -147,9 +147,10 @@ def get_weighted_loss_test(target):
     y_true, w_p, w_n = _COURSE_EXAMPLE
     print(f"y_true:\n{y_true}\nw_p: {w_p}\nw_n: {w_n}")
     want = 0.9754045
-    for p in (0.7, 0.3):
+    swapped = "the weights are swapped: pos_weights multiply the positive term (y_true = 1), neg_weights the other"
+    for p, swapped_loss in ((0.7, 0.9419175), (0.3, 1.7892152)):
         got = _loss(target, y_true, np.full((4, 3), p), w_p, w_n)
-        _compare_loss(got, want, f"y_pred all {p}", *y_true.shape)
+        _compare_loss(got, want, f"y_pred all {p}", *y_true.shape, [(swapped_loss, swapped)])
     print("All tests passed.")
 
 
