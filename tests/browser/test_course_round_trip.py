@@ -146,7 +146,7 @@ def test_validate_names_the_wrong_exercise_only(state, screenshots):
 def test_validate_passes_once_the_answer_is_right(release, state, screenshots):
     notebook, index = state["notebook"], release["index"]
     notebook.set_source(index["permutation_importance"], release["answers"]["permutation_importance"])
-    notebook.run_from(index["permutation_importance"])
+    notebook.run_cells(index["permutation_importance"], index["test_permutation_importance"])
     expect(notebook.output(index["test_permutation_importance"])).to_contain_text("All tests passed.", timeout=420_000)
     notebook.wait_idle()
     kind, text = _save_and_validate(notebook, screenshots, "04-validate-success")
