@@ -67,6 +67,7 @@ c.CourseDirectory.ignore = [
     "*.pyc",
     "__pycache__",
     "feedback",
+    "training-run",  # what C1W1's optional training cell writes beside the notebook
 ]
 # What the exchange copies (release_assignment, submit, collect): the assignment's notebook and its
 # visible tests, nothing else that might lie in release/<A>/ or in a student's folder. `nbgrader submit`
