@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make test-pythons`: the course on every Python students have. For each version, a venv of its own
-# (build/py<version>/, reused once installed) with the pinned packages (constraints.txt), then the fast
-# tests (pytest -m "not slow") and one lecture notebook under nbval, compared with its stored outputs.
+# (build/py<version>/, reinstalled when pyproject.toml or constraints.txt change) with the pinned packages,
+# then the fast tests (pytest -m "not slow") and one lecture notebook under nbval, compared with its
+# stored outputs.
 # Usage: tools/test_pythons.sh [VERSION...]   (default: 3.11 3.12 3.13; python<VERSION> on PATH or in pyenv)
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,13 +22,14 @@ find_python() {
 for version in ${*:-3.11 3.12 3.13}; do
     python=$(find_python "$version") || { echo "== Python $version: python$version not found"; status=1; continue; }
     venv="build/py$version"
-    if [ ! -f "$venv/.installed" ]; then
-        echo "== Python $version: installing into $venv (a few minutes)"
-        rm -rf "$venv"
-        "$python" -m venv "$venv"
+    # reinstall when the pins change (the stamp holds the SHA-256 of pyproject.toml and constraints.txt)
+    pins=$(cat pyproject.toml constraints.txt | sha256sum | cut -d" " -f1)
+    if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$pins" ]; then
+        echo "== Python $version: installing the pinned packages into $venv (a few minutes)"
+        [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
         "$venv/bin/python" -m pip install --quiet --upgrade pip
         "$venv/bin/python" -m pip install --quiet -c constraints.txt -e ".[test]"
-        touch "$venv/.installed"
+        echo "$pins" > "$venv/.installed"
     fi
     echo "== Python $version: $("$venv/bin/python" --version)"
     if "$venv/bin/python" -m pytest -p no:cacheprovider -q -m "not slow" tests \
