@@ -77,7 +77,7 @@ browser:
 	@sh tools/system_deps.sh chromium-headless-shell
 
 data: $(STAMP)
-	$(BIN)/python -m util.chestxray
+	$(BIN)/python -m util.data.chestxray
 
 # The instructor's JupyterLab in the course root (Formgrader, the source notebooks), figures inline.
 lab: $(STAMP)
@@ -89,21 +89,21 @@ TRAIN_STAGE1 := build/densenet121_stage1.weights.h5
 TRAIN_OUT ?= data/models/densenet121_phantoms.weights.h5
 train: $(STAMP)
 	mkdir -p build
-	$(BIN)/python -m training.train --size 224 --steps 300 --lr 1e-3 --lr-final 1e-4 --seed 0 \
+	$(BIN)/python -m training.densenet --size 224 --steps 300 --lr 1e-3 --lr-final 1e-4 --seed 0 \
 		--recalibrate-batches 0 --eval-n 0 --out $(TRAIN_STAGE1)
-	$(BIN)/python -m training.train --size 320 --steps 24 --lr 1e-4 --seed 1 --init $(TRAIN_STAGE1) \
+	$(BIN)/python -m training.densenet --size 320 --steps 24 --lr 1e-4 --seed 1 --init $(TRAIN_STAGE1) \
 		--recalibrate-batches 24 --eval-n 128 --out $(TRAIN_OUT)
 
 # The small ordinal CNN of the retinopathy case study (about 10 min on 2 CPU cores).
 train-fundus: $(STAMP)
-	$(BIN)/python -m util.train_fundus --size 128 --steps 300 --batch-size 32 --seed 0
+	$(BIN)/python -m training.fundus --size 128 --steps 300 --batch-size 32 --seed 0
 
 evaluate: $(STAMP)
 	$(BIN)/python -m training.evaluate
 
 # Re-execute the lecture notebooks in place (their stored outputs are what nbval compares).
 notebooks: $(STAMP)
-	$(BIN)/python -m util.notebooks
+	$(BIN)/python -m training.notebooks
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
@@ -140,7 +140,7 @@ autograde: $(STAMP)
 references: $(STAMP)
 	$(BIN)/python -m grading notebook
 	$(BIN)/python -m grading release
-	$(BIN)/python -m util.notebooks
+	$(BIN)/python -m training.notebooks
 
 .PHONY: student lab-student
 

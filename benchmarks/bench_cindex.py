@@ -1,4 +1,4 @@
-"""How util.metrics.cindex scales, against the course's O(n²) double loop and lifelines.
+"""How util.metrics.concordance.cindex scales, against the course's O(n²) double loop and lifelines.
 
 Run: ``.venv/bin/python benchmarks/bench_cindex.py``. Prints ratios measured in
 this one run, so machine noise affects every column alike.
@@ -9,7 +9,7 @@ import time
 import numpy as np
 from lifelines.utils import concordance_index
 
-from util.metrics import cindex
+from util.metrics.concordance import cindex
 
 
 def cindex_double_loop(y, s):

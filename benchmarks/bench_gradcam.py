@@ -4,8 +4,8 @@ Run: ``.venv/bin/python benchmarks/bench_gradcam.py [--evaluate-n 48]``. Every f
 this one run, on a 320x320 input and the shipped DenseNet121, and printed as a ratio to one forward
 pass of one image:
 
-* ``util.cam.grad_cam`` for one class, ``util.cam.grad_cams`` for all 14 classes of one image, and
-  ``util.cam.grad_cam_batch`` for all 14 classes of 8 images (per image), which run the network once
+* ``util.explain.gradcam.grad_cam`` for one class, ``util.explain.gradcam.grad_cams`` for all 14 classes of one image, and
+  ``util.explain.gradcam.grad_cam_batch`` for all 14 classes of 8 images (per image), which run the network once
   and differentiate only the head above the explained layer;
 * the per-class recipe of the course, keras.io and pytorch-grad-cam (the whole network recorded on
   a tape, one backward pass per class), called 14 times: the speed-up of ``grad_cams`` over it;
@@ -31,7 +31,7 @@ def per_class_recipe(model, image, class_index):
     """The per-class recipe: the whole network on a tape, one backward pass for this class."""
     import tensorflow as tf
 
-    from util.cam import channel_weights, gradcam_model, postprocess, weighted_sum
+    from util.explain.gradcam import channel_weights, gradcam_model, postprocess, weighted_sum
 
     with tf.GradientTape() as tape:
         acts, preds = gradcam_model(model)(tf.convert_to_tensor(image), training=False)
@@ -47,9 +47,9 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=7, help="calls per median (default 7)")
     args = parser.parse_args(argv)
 
-    from util.cam import grad_cam, grad_cam_batch, grad_cams
-    from util.labels import LABELS
-    from util.models import load_C3M3_model
+    from util.config.course import LABELS
+    from util.explain.gradcam import grad_cam, grad_cam_batch, grad_cams
+    from util.models.densenet import load_C3M3_model
 
     model = load_C3M3_model()
     rng = np.random.default_rng(0)
@@ -77,9 +77,9 @@ def main(argv=None):
     rows = [
         ("forward pass, batch 1", forward),
         ("forward pass per image, batch 8", forward8),
-        ("util.cam.grad_cam, one class", one),
-        ("util.cam.grad_cams, all 14 classes", all14),
-        ("util.cam.grad_cam_batch, 14 classes, per image at batch 8", batch8),
+        ("util.explain.gradcam.grad_cam, one class", one),
+        ("util.explain.gradcam.grad_cams, all 14 classes", all14),
+        ("util.explain.gradcam.grad_cam_batch, 14 classes, per image at batch 8", batch8),
         ("per-class recipe (whole network on the tape), one class", recipe1),
         ("per-class recipe, 14 calls", recipe14),
     ]

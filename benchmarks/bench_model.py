@@ -19,8 +19,8 @@ def main():
     import keras  # noqa: F401  (TensorFlow's own import, reported apart)
 
     import_s = time.perf_counter() - start
-    from util.cam import grad_cam
-    from util.models import load_C3M3_model
+    from util.explain.gradcam import grad_cam
+    from util.models.densenet import load_C3M3_model
 
     start = time.perf_counter()
     model = load_C3M3_model()

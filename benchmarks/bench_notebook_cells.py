@@ -16,7 +16,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 TARGET_SECONDS = 15.0
 DEFAULT = [REPO_ROOT / "source" / "C1W1" / "C1W1_Assignment.ipynb", REPO_ROOT / "source" / "C3W3" / "C3W3_Assignment.ipynb",

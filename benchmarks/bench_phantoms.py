@@ -9,8 +9,8 @@ training step (target: 40 ms per 320-px image on a free core).
 import statistics
 import time
 
-from util.phantoms import generate_phantom
-from util.labels import LABELS
+from util.config.course import LABELS
+from util.data.phantoms import generate_phantom
 
 TARGET_S = 0.040
 

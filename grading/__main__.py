@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from grading import ASSIGNMENT_NAMES, all_assignments, get_assignment
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 _HELP = {
     "release": "regenerate release/<name> from source/<name> (nbgrader generate_assignment, normalised)",
@@ -182,7 +182,7 @@ def main(argv=None):
 
             print(f"wrote {_shown(generate_release(assignment))}")
         elif args.what == "notebook":
-            from util.notebooks import execute_notebook
+            from training.notebooks import execute_notebook
 
             seconds = execute_notebook(assignment.source_notebook)
             print(f"executed {_shown(assignment.source_notebook)} in {seconds:.0f} s")

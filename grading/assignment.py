@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 __all__ = ["Assignment", "Sample", "build_program", "draw_cases", "sample_notebook", "strip_solution_markers"]
 

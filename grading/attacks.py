@@ -9,7 +9,7 @@ found, so the tests can read from the box's log that it found nothing.
 
 from __future__ import annotations
 
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 __all__ = [
     "ATTACK_ALWAYS_EQUAL",

@@ -329,7 +329,7 @@ def write_autograded(path, assignment, submitted, report):
 
 
 # ----------------------------------------------------------------------------- one submission, anywhere
-def _cores():
+def available_cores():
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -343,12 +343,12 @@ def _box_threads(shared):
 
         worker = get_worker()
     except (ImportError, ValueError):  # not in a Dask worker
-        return _cores()
+        return available_cores()
     planned = (shared.get("threads_by_worker") or {}).get(worker.address)
     if planned:
         return int(planned)
     nthreads = getattr(getattr(worker, "state", None), "nthreads", None) or getattr(worker, "nthreads", 1)
-    return max(1, _cores() // max(1, int(nthreads)))
+    return max(1, available_cores() // max(1, int(nthreads)))
 
 
 def _worker_name():
@@ -822,7 +822,7 @@ def _grade(run, assignment, root, found, data, digests, todo, gb, seed, isolated
         "cases": cases, "expected": expected, "points": run.points,
         "files": [(p.name, p.read_bytes()) for p in sorted(assignment.release_dir.glob("*.py"))],
         "limits": dataclasses.asdict(limits), "isolated": isolated, "allow_unsandboxed": bool(allow_unsandboxed),
-        "threads": max(1, _cores() // jobs) if scheduler is None else None,
+        "threads": max(1, available_cores() // jobs) if scheduler is None else None,
     }
     if scheduler is None:
         backend = LocalBackend(jobs)

@@ -27,7 +27,7 @@ from grading.attacks import (ATTACK_ALWAYS_EQUAL, ATTACK_FORGE_CHANNEL, ATTACK_L
                              ATTACK_PATCH_CHECKS, ATTACK_READ_SECRETS, ATTACK_WRITE_EVERYWHERE)
 from grading.core import NullIO, quiet, solution_namespace
 from grading.exercise import Exercise, driver, frame_spec, spec_data
-from util.labels import LABELS
+from util.config.course import LABELS
 
 __all__ = [
     "ASSIGNMENT",
@@ -60,8 +60,8 @@ IMPORTANCE_FLOOR = 0.01
 # ----------------------------------------------------------------------------- the grader's inputs
 @lru_cache(maxsize=1)
 def course_model():
-    """The course model (``util.models.load_C3M3_model()``), loaded once per grading process."""
-    from util.models import load_C3M3_model
+    """The course model (``util.models.densenet.load_C3M3_model()``), loaded once per grading process."""
+    from util.models.densenet import load_C3M3_model
 
     return load_C3M3_model()
 
@@ -69,15 +69,15 @@ def course_model():
 @lru_cache(maxsize=1)
 def course_normalization():
     """``(mean, std)`` of the training split, as the notebook computes them."""
-    from util.chestxray import ensure_chestxray_data, load_split
-    from util.images import get_mean_std_per_batch
+    from util.data.chestxray import ensure_chestxray_data, load_split
+    from util.data.images import get_mean_std_per_batch
 
     folder = ensure_chestxray_data()
     return tuple(float(v) for v in get_mean_std_per_batch(folder / "images", load_split("train")))
 
 
 def _image_dir():
-    from util.chestxray import ensure_chestxray_data
+    from util.data.chestxray import ensure_chestxray_data
 
     return ensure_chestxray_data() / "images"
 
@@ -89,7 +89,7 @@ def _solution():
 
 
 def _test_films():
-    from util.chestxray import load_split
+    from util.data.chestxray import load_split
 
     return load_split("test")["Image"].tolist()
 
@@ -121,7 +121,7 @@ def _solution_cam(film, label, layer):
     solution's map differ, the grader is at fault and says so instead of grading.
     """
     from grading.cam_compare import accepted_references
-    from util.images import load_image_normalize
+    from util.data.images import load_image_normalize
 
     mean, std = course_normalization()
     x = load_image_normalize(_image_dir() / film, mean, std)
@@ -170,9 +170,9 @@ def _expect_cams(cases):
 _MODEL_DRIVER = '''
 def _inputs(case, cache):
     import os
-    from util.images import load_image_normalize
-    from util.models import load_C3M3_model
-    from util.paths import data_dir
+    from util.config.paths import data_dir
+    from util.data.images import load_image_normalize
+    from util.models.densenet import load_C3M3_model
     if "model" not in cache:
         cache["model"] = load_C3M3_model()
     folder = os.path.join(str(data_dir()), "chestxray", "images")
@@ -182,7 +182,7 @@ def _inputs(case, cache):
 
 _GRAD_CAM_DRIVER = driver(_MODEL_DRIVER + '''
 def drive(ns, case, cache):
-    from util.labels import LABELS
+    from util.config.course import LABELS
     model, x, _ = _inputs(case, cache)
     cam = ns["grad_cam"](model, x, LABELS.index(case["labels"][0]), case["layer"])
     return {"cam": cam}
@@ -204,8 +204,8 @@ def _check_grad_cam(cases, expected, values):
 _COMPUTE_GRADCAM_DRIVER = driver(_MODEL_DRIVER + '''
 def drive(ns, case, cache):
     import matplotlib.pyplot as plt
-    from util.chestxray import load_split
-    from util.labels import LABELS
+    from util.config.course import LABELS
+    from util.data.chestxray import load_split
     model, _, folder = _inputs(case, cache)
     plt.close("all")
     cams = ns["compute_gradcam"](model, case["film"], case["mean"], case["std"], folder, load_split("test"),
@@ -348,7 +348,7 @@ class StubModel:
 
 
 def drive(ns, case, cache):
-    from util.metrics import cindex
+    from util.metrics.concordance import cindex
     X = build_frame(case["X"])
     y = _np.asarray(case["y"])
     calls = [0]
@@ -368,7 +368,7 @@ def drive(ns, case, cache):
 
 def _importance_reference(case):
     """Exact importances of the skewed cases; a long Monte-Carlo run (and its spread) for the logistic one."""
-    from util.metrics import cindex
+    from util.metrics.concordance import cindex
 
     X = np.asarray(case["X"]["columns"][0][1], dtype=float)[:, None] if case["kind"] == "top" else \
         np.column_stack([np.asarray(c[1], dtype=float) for c in case["X"]["columns"]])
@@ -537,7 +537,7 @@ SAMPLES = (
             "test_permutation_importance": 0}),
     Sample("library", "grad_cam is the student library's Grad-CAM with the course's score",
            {"grad_cam": '''
-from util.cam import grad_cam as _library_grad_cam
+from util.explain.gradcam import grad_cam as _library_grad_cam
 
 
 def grad_cam(input_model, image, category_index, layer_name):
@@ -554,7 +554,7 @@ ATTACKS = (
                                                    answer="np.zeros(image.shape[1:3])"),
             "permute_feature": ATTACK_ALWAYS_EQUAL.format(name="permute_feature", args="df, feature"),
             "permutation_importance": ATTACK_LIBRARY.format(
-                name="permutation_importance", modules=("util", "util.metrics", "util.cohort", "sklearn.inspection"))},
+                name="permutation_importance", modules=("util", "util.metrics", "util.data.cohort", "sklearn.inspection"))},
            {"test_grad_cam": 0, "test_compute_gradcam": 0, "test_permute_feature": 0,
             "test_permutation_importance": 0},
            insert=(("imports", ATTACK_PATCH_CHECKS.format(visible="grad_cam_test, compute_gradcam_test, "

@@ -256,7 +256,7 @@ def _shape_reason(shape, expected):
             f"got shape {shape}.{hint}")
 
 
-def _statistics(c, ref):
+def map_statistics(c, ref):
     """``(mse, correlation)`` of two finite float64 maps of one shape."""
     diff = c - ref
     mse = float(np.mean(diff * diff))
@@ -323,7 +323,7 @@ def compare_cam(cam, reference):
     if lo < -RANGE_SLACK or hi > 1.0 + RANGE_SLACK:
         return _reject(f"a Grad-CAM map lies in [0, 1] (ReLU, then divide by the maximum); "
                        f"got values in [{lo:.3g}, {hi:.3g}].")
-    stats = [_statistics(c, ref) for ref in refs]
+    stats = [map_statistics(c, ref) for ref in refs]
     for mse, corr in stats:
         if corr >= CORRELATION_MIN and mse <= MSE_MAX:
             return CamComparison(ok=True, mse=mse, correlation=corr, reason="")

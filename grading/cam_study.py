@@ -35,21 +35,18 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from grading.cam_compare import (  # noqa: E402
+from grading.cam_compare import (
     CORRELATION_MIN,
     MSE_MAX,
     RANGE_SLACK,
-    _statistics,
+    map_statistics,
     accepted_references,
     compare_cam,
     reference_is_usable,
 )
-from util.labels import LABELS  # noqa: E402
+from util.config.course import LABELS
 
 __all__ = [
     "COURSE_LAYER",
@@ -72,7 +69,7 @@ __all__ = [
 
 #: The layer the course explains, and the grader's layer pool (one home: grading/c3w3.py): the course
 #: layer and the outputs of the dense blocks 4..15 of DenseNet121's last stage, all 10x10 at 320 px.
-from grading.c3w3 import COURSE_LAYER, LAYER_POOL as POOL_LAYERS  # noqa: E402
+from grading.c3w3 import COURSE_LAYER, LAYER_POOL as POOL_LAYERS
 
 #: Seed of the study's sample of cases.
 DEFAULT_SEED = 20261201
@@ -174,7 +171,7 @@ def solution_cam(acts, grads, H, W):
 
 def cam_statistics(cam, reference):
     """``(mse, correlation)`` of a map against a reference, as ``compare_cam`` computes them."""
-    return _statistics(np.asarray(cam, dtype=np.float64), np.asarray(reference, dtype=np.float64))
+    return map_statistics(np.asarray(cam, dtype=np.float64), np.asarray(reference, dtype=np.float64))
 
 
 def _max_normalized(cam):
@@ -193,7 +190,7 @@ def logit_score(case):
 def relu_after_resize(case):
     """Resize first, then ReLU: the order the course's text lists ("Resize, take ReLU").
 
-    The course's code, this notebook's given post-processing and util.cam apply the ReLU first.
+    The course's code, this notebook's given post-processing and util.explain.gradcam apply the ReLU first.
     """
     import cv2
 
@@ -450,9 +447,9 @@ INFORMATIONAL = {
 @lru_cache(maxsize=1)
 def course_inputs():
     """``(model, mean, std, test split, image folder)``, as ``grading.c3w3.course_image`` uses them."""
-    from util.chestxray import ensure_chestxray_data, load_split
-    from util.images import get_mean_std_per_batch
-    from util.models import load_C3M3_model
+    from util.data.chestxray import ensure_chestxray_data, load_split
+    from util.data.images import get_mean_std_per_batch
+    from util.models.densenet import load_C3M3_model
 
     folder = ensure_chestxray_data() / "images"
     mean, std = get_mean_std_per_batch(folder, load_split("train"))
@@ -461,7 +458,7 @@ def course_inputs():
 
 def load_films(names):
     """The named test films, normalised as the notebook does: shape (n, 320, 320, 3)."""
-    from util.images import load_image_normalize
+    from util.data.images import load_image_normalize
 
     _, mean, std, _, folder = course_inputs()
     return np.concatenate([load_image_normalize(folder / name, mean, std) for name in names])

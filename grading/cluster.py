@@ -28,7 +28,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from grading.autograde import _cores, grade_task
+from grading.autograde import available_cores, grade_task
 
 __all__ = ["ClusterUnavailable", "DaskBackend", "INSTALL_HINT"]
 
@@ -91,7 +91,7 @@ class DaskBackend:
     def threads_by_worker(self):
         """``worker address -> threads per box``: the worker machine's cores over the boxes it runs at once."""
         workers = self._workers()
-        cores = self.client.run(_cores)
+        cores = self.client.run(available_cores)
         boxes = defaultdict(int)
         for info in workers.values():
             boxes[info.get("host")] += int(info.get("nthreads", 1))

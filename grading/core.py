@@ -18,7 +18,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 __all__ = [
     "NBGRADER_TIMEOUT",

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from grading.student import DIST_DIR, STUDENT_NBGRADER_CONFIG
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 __all__ = ["STUDENT_HOME", "course_exchange", "lab_command", "lab_environment", "main", "prepare_student_home"]
 

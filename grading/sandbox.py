@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from util.paths import REPO_ROOT, data_dir
+from util.config.paths import REPO_ROOT, data_dir
 
 __all__ = [
     "Limits",

@@ -17,7 +17,7 @@
 It is built from ``release/`` (never ``source/``), and holds nothing of ``grading/``,
 ``training/``, ``autograder/``, ``source/`` or the tests; ``tests/test_student_tree.py`` scans it
 (and what nbgrader's exchange releases) for solutions, hidden checks and grader files. The data is
-generated on first use by ``util``, inside the bundle (``util.paths.REPO_ROOT`` is the folder that
+generated on first use by ``util``, inside the bundle (``util.config.paths.REPO_ROOT`` is the folder that
 holds ``util/``).
 """
 
@@ -31,7 +31,7 @@ import zipfile
 from fnmatch import fnmatch
 from pathlib import Path
 
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 __all__ = ["DIST_DIR", "LEFT_OUT_DEPENDENCIES", "STUDENT_NBGRADER_CONFIG", "build", "bundle_files", "main"]
 

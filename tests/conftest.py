@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 def chestxray_data():
     """Generate the phantoms once, before any test, rather than inside the first notebook kernel
     that happens to need them (on a fresh clone that is an nbgrader run of an assignment)."""
-    from util.chestxray import ensure_chestxray_data
+    from util.data.chestxray import ensure_chestxray_data
 
     return ensure_chestxray_data()
 

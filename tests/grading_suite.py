@@ -20,7 +20,7 @@ from grading.__main__ import expected_points, write_samples
 from grading.assignment import draw_cases
 from grading.core import make_course, nbgrader
 from grading.sandbox import Limits
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 #: Short limits, so that the loops, sleeps and bombs of the attack suite cost little.
 LIMITS = Limits(cell_seconds=45, submission_seconds=400, memory_bytes=4 * 1024 ** 3)

@@ -1,4 +1,4 @@
-"""Grad-CAM step by step (util.cam) on hand-built models whose gradients are known.
+"""Grad-CAM step by step (util.explain.gradcam) on hand-built models whose gradients are known.
 
 The tiny model is  x (1, H, W, 3) -> 1x1 conv "feat" (K, no bias) -> [2x2 average pool "pooled"]
 -> global average pool -> dense "out" (V, no bias, linear). For class k the score is
@@ -18,7 +18,9 @@ import pytest
 
 matplotlib.use("Agg")
 
-from util import cam as C  # noqa: E402
+from util.config.course import CAM_LAYER  # noqa: E402
+from util.explain import gradcam as C  # noqa: E402
+from util.explain.overlay import plot_overlay  # noqa: E402
 
 H, W = 8, 6  # non-square, to catch (W, H) mix-ups
 K = np.array([[1.0, 0.5], [0.0, 1.0], [2.0, 0.0]], dtype=np.float32)  # (3 in, 2 channels)
@@ -167,13 +169,13 @@ def test_plot_overlay_draws_image_cam_and_mask(image):
     mask = np.zeros((H, W), bool)
     mask[2:5, 2:4] = True
     fig, ax = plt.subplots()
-    out = C.plot_overlay(image, cam, ax=ax, alpha=0.4, mask=mask, title="t")
+    out = plot_overlay(image, cam, ax=ax, alpha=0.4, mask=mask, title="t")
     assert out is ax
     assert len(ax.images) == 2 and ax.images[1].get_alpha() == 0.4
     assert ax.get_title() == "t"
     assert len(ax.collections) >= 1  # the mask outline
     with pytest.raises(ValueError, match="shape"):
-        C.plot_overlay(image, np.zeros((3, 3)), ax=ax)
+        plot_overlay(image, np.zeros((3, 3)), ax=ax)
     plt.close(fig)
 
 
@@ -229,7 +231,7 @@ def test_score_errors_say_what_to_pass(image):
     assert C.grad_cam(no_dense, image, 0, "feat", score="output").shape == (H, W)
 
 
-# --------------------------------------------------------------------------- which layers util.cam explains
+# --------------------------------------------------------------------------- which layers util.explain.gradcam explains
 
 
 def _tiny_two_convs(nested=False):
@@ -265,7 +267,7 @@ def test_a_layer_followed_by_a_convolution_is_refused(image, name, nested):
     with pytest.raises(ValueError) as err:
         GRADIENT_FUNCTIONS[name](model, image, "feat")
     message = str(err.value)
-    assert message.startswith("util.cam explains only the layer the classification head reads, 'head_in'")
+    assert message.startswith("util.explain.gradcam explains only the layer the classification head reads, 'head_in'")
     assert "'feat'" in message and "C3W3 exercise" in message
     assert ("'block'" if nested else "'mix'") in message
 
@@ -291,10 +293,10 @@ def test_unknown_layer_message_is_unchanged(tiny, image):
 
 
 def test_densenet_explains_only_its_last_dense_block():
-    from util.models import build_densenet121
+    from util.models.densenet import build_densenet121
 
     model = build_densenet121()
-    assert C.gradcam_model(model, C.DEFAULT_LAYER) is C.gradcam_model(model, C.DEFAULT_LAYER)
+    assert C.gradcam_model(model, CAM_LAYER) is C.gradcam_model(model, CAM_LAYER)
     for k in (4, 10, 15):
         with pytest.raises(ValueError, match="'conv5_block16_concat'.*C3W3 exercise"):
             C.gradcam_model(model, f"conv5_block{k}_concat")
@@ -303,7 +305,8 @@ def test_densenet_explains_only_its_last_dense_block():
 
 
 def test_fundus_cnn_cam_layer_is_explained():
-    from util.train_fundus import CAM_LAYER, build_fundus_cnn
+    from util.config.course import FUNDUS_CAM_LAYER as CAM_LAYER
+    from util.models.fundus_cnn import build_fundus_cnn
 
     model = build_fundus_cnn()
     C.gradcam_model(model, CAM_LAYER)
@@ -323,7 +326,7 @@ def test_sequential_models_are_checked_too(image):
 # --------------------------------------------------------------------------- the fast path: the head alone on the tape
 
 
-def _full_tape_cams(model, x, class_indices, layer_name=C.DEFAULT_LAYER):
+def _full_tape_cams(model, x, class_indices, layer_name=CAM_LAYER):
     """Today's recipe, for reference: the whole network recorded on a tape, one backward pass per class."""
     import tensorflow as tf
 
@@ -337,10 +340,10 @@ def _full_tape_cams(model, x, class_indices, layer_name=C.DEFAULT_LAYER):
 
 
 def test_head_only_gradients_equal_the_whole_network_tape_on_the_course_model():
-    from util.models import load_C3M3_model
+    from util.models.densenet import load_C3M3_model
 
     model = load_C3M3_model()
-    assert C._split_at_layer(model, C.DEFAULT_LAYER, "logit") is not None  # the fast path is taken
+    assert C._split_at_layer(model, CAM_LAYER, "logit") is not None  # the fast path is taken
     rng = np.random.default_rng(7)
     x = rng.normal(size=(3, 96, 96, 3)).astype(np.float32)  # a 3x3 grid at the explained layer
     classes = [0, 5, 13]
@@ -362,7 +365,8 @@ def test_head_only_gradients_equal_the_whole_network_tape_on_the_course_model():
 
 
 def test_fundus_cnn_takes_the_fast_path():
-    from util.train_fundus import CAM_LAYER, build_fundus_cnn
+    from util.config.course import FUNDUS_CAM_LAYER as CAM_LAYER
+    from util.models.fundus_cnn import build_fundus_cnn
 
     model = build_fundus_cnn()
     for score in C.SCORES:
@@ -413,9 +417,11 @@ def test_grad_cam_batch_says_what_shape_it_needs(tiny, images, match):
         C.grad_cam_batch(tiny, images, layer_name="feat")
 
 
-@pytest.mark.parametrize("batch_size", [0, -1, 2.0, True])
-def test_grad_cam_batch_size_must_be_a_positive_integer(tiny, image, batch_size):
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+@pytest.mark.parametrize("batch_size, error, message", [
+    (0, ValueError, "batch_size must be an int >= 1"), (-1, ValueError, "batch_size must be an int >= 1"),
+    (2.0, TypeError, "batch_size must be an int .*float"), (True, TypeError, "batch_size must be an int .*bool")])
+def test_grad_cam_batch_size_must_be_a_positive_integer(tiny, image, batch_size, error, message):
+    with pytest.raises(error, match=message):
         C.grad_cam_batch(tiny, image, layer_name="feat", batch_size=batch_size)
 
 

@@ -5,7 +5,7 @@ grader's pool (two films x two (layer, label) pairs: the course layer and a deep
 one), derive every legitimate variation and every wrong map of grading.cam_study from them, and
 run the rule in-process: each legitimate variation must be accepted on every case, each wrong map
 rejected on every case. They also recompute, live, the agreement between the solution's
-``grad_cam`` (executed from the source notebook) and ``util.cam.grad_cam(score="output")``.
+``grad_cam`` (executed from the source notebook) and ``util.explain.gradcam.grad_cam(score="output")``.
 """
 
 import math
@@ -34,7 +34,7 @@ PAIRS = [
 @pytest.fixture(scope="module")
 def cases():
     from grading import cam_study
-    from util.labels import LABELS
+    from util.config.course import LABELS
 
     model = cam_study.course_inputs()[0]
     rng = np.random.default_rng(0)
@@ -100,11 +100,11 @@ def test_numpy_references_equal_the_solution_post_processing(cases):
 
 @pytest.mark.slow
 def test_solution_agrees_with_util_cam_live(cases):
-    """The notebook's solution and util.cam.grad_cam(score="output"), computed now, at the course layer."""
+    """The notebook's solution and util.explain.gradcam.grad_cam(score="output"), computed now, at the course layer."""
     from grading import get_assignment
     from grading.cam_study import course_inputs, load_films
     from grading.core import solution_namespace
-    from util.cam import grad_cam as library_grad_cam
+    from util.explain.gradcam import grad_cam as library_grad_cam
 
     ns = solution_namespace(get_assignment("C3W3"))
     model = course_inputs()[0]
@@ -118,7 +118,7 @@ def test_solution_agrees_with_util_cam_live(cases):
     assert float(np.max(np.abs(library - solution))) < 1e-5
     # and the solution is what the study and the tests call the reference (batched, NumPy steps)
     assert float(np.max(np.abs(solution - case.reference))) < 1e-5
-    # the solution at a pool layer that util.cam refuses to explain
+    # the solution at a pool layer that util.explain.gradcam refuses to explain
     deep = cases[2]
     solution_deep = np.asarray(ns["grad_cam"](model, load_films([deep.film]), deep.class_index, deep.layer))
     assert compare_cam(solution_deep, deep.references).ok

@@ -1,9 +1,9 @@
-"""util.cam.postprocess applies the ReLU before the resize, as its docstring, lecture 02 and
+"""util.explain.gradcam.postprocess applies the ReLU before the resize, as its docstring, lecture 02 and
 autograder/C3W3/TOLERANCES.md say (issue 13: the three must agree with the code)."""
 
 import numpy as np
 
-from util import cam as C
+from util.explain import gradcam as C
 
 
 def _raw_with_zero_crossings():
@@ -28,6 +28,6 @@ def test_the_documents_name_the_order_the_code_uses():
         return " ".join(text.split())
 
     assert ":func:`postprocess` applies the ReLU first, then the bilinear resize" in words(C.__doc__)
-    tolerances = Path(C.__file__).resolve().parents[1] / "autograder" / "C3W3" / "TOLERANCES.md"
-    assert "`util.cam.postprocess` does (ReLU, then resize, then the division by the maximum)" in words(
+    tolerances = Path(C.__file__).resolve().parents[2] / "autograder" / "C3W3" / "TOLERANCES.md"
+    assert "`util.explain.gradcam.postprocess` does (ReLU, then resize, then the division by the maximum)" in words(
         tolerances.read_text(encoding="utf-8"))

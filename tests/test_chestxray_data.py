@@ -1,20 +1,13 @@
-"""Tests of the generated chest X-ray data set (util.chestxray)."""
+"""Tests of the generated chest X-ray data set (util.data.chestxray)."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from util.chestxray import (
-    BBOX_HEADER,
-    SPLITS,
-    ensure_chestxray_data,
-    load_bboxes,
-    load_mask,
-    load_split,
-    verify_manifest,
-)
-from util.labels import LABELS
-from util.phantoms import PREVALENCE
+from util.config.course import LABELS
+from util.data.chestxray import (BBOX_HEADER, SPLITS, ensure_chestxray_data, load_bboxes, load_mask, load_split,
+                                 verify_manifest)
+from util.data.phantoms import PREVALENCE
 
 pytestmark = pytest.mark.slow
 
@@ -42,9 +35,9 @@ def test_row_counts_and_columns(splits, folder):
 
 
 def test_the_generator_still_plans_the_splits_on_disk(splits):
-    """The split tables come from util.chestxray.plan_dataset (no rendering): a change to the planner
+    """The split tables come from util.data.chestxray.plan_dataset (no rendering): a change to the planner
     shows here, not only on the next `--force` regeneration."""
-    from util.chestxray import plan_dataset
+    from util.data.chestxray import plan_dataset
 
     planned = plan_dataset()
     for name, df in splits.items():
@@ -127,7 +120,7 @@ def test_a_valid_real_data_folder_is_read_as_it_is_and_nothing_is_generated(tmp_
     from it, and the folder holds exactly the files it held before."""
     from PIL import Image
 
-    from util.pipeline import get_train_generator
+    from util.data.pipeline import get_train_generator
 
     folder = tmp_path / "chestxray"
     (folder / "images").mkdir(parents=True)
@@ -164,7 +157,7 @@ def test_real_data_without_masks_says_what_needs_the_phantoms(tmp_path, monkeypa
 
 def test_generation_reports_its_progress(tmp_path, capsys, monkeypatch):
     """The first run says what it renders and how far it has got (a plan of 10 images, rendered for real)."""
-    import util.chestxray as cx
+    import util.data.chestxray as cx
 
     plan = cx.plan_dataset()
     small = {name: df.head(4 if name == "train-small.csv" else 3) for name, df in plan.items()}
@@ -178,7 +171,7 @@ def test_generation_reports_its_progress(tmp_path, capsys, monkeypatch):
 
 
 def test_require_phantoms_passes_on_phantoms_and_names_what_needs_them_on_real_data(tmp_path, monkeypatch):
-    from util.chestxray import require_phantoms
+    from util.data.chestxray import require_phantoms
 
     monkeypatch.delenv("MEDXAI_DATA_DIR", raising=False)
     require_phantoms("the example films")  # the generated data: nothing to say

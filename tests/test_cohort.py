@@ -1,4 +1,4 @@
-"""Tests for util.cohort: the NHANES-style cohort, its true risk model and the course's forest."""
+"""Tests for util.data.cohort: the NHANES-style cohort, its true risk model and the course's forest."""
 
 from __future__ import annotations
 
@@ -11,20 +11,12 @@ from lifelines.utils import concordance_index
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
-from util import cohort, paths
-from util.cohort import (
-    COLUMNS,
-    TRUE_MODEL,
-    TRUE_RISK_RANKING,
-    ZERO_EFFECT_FEATURES,
-    generate_cohort,
-    generate_nhanes_raw,
-    load_mortality_cohort,
-    load_mortality_rf,
-    true_effect_sizes,
-    true_risk,
-)
-from util.metrics import cindex
+from util.config import paths
+from util.data import cohort
+from util.data.cohort import (COLUMNS, TRUE_MODEL, TRUE_RISK_RANKING, ZERO_EFFECT_FEATURES, generate_cohort,
+                              generate_nhanes_raw, load_mortality_cohort, load_mortality_rf, true_effect_sizes,
+                              true_risk)
+from util.metrics.concordance import cindex
 
 EXPECTED_COLUMNS = [
     "Age", "Diastolic BP", "Poverty index", "Race", "Red blood cells", "Sedimentation rate",
@@ -172,7 +164,7 @@ def test_true_risk_ranking():
 
 
 def test_docstring_table_matches_model():
-    """The model table in util.cohort's docstring states the coefficients and effect sizes in use."""
+    """The model table in util.data.cohort's docstring states the coefficients and effect sizes in use."""
     sizes = true_effect_sizes()
     for feature, (_, _, coef) in TRUE_MODEL.items():
         table = cohort.__doc__.split("The true risk model")[1].splitlines()
@@ -244,17 +236,18 @@ def test_true_risk_rejects_bad_input(sample):
 # ------------------------------------------------------------------------------------------
 # validation
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("n, error", [(0, ValueError), (-5, ValueError), (2.5, TypeError), (True, TypeError)])
-def test_generate_rejects_bad_n(n, error):
-    with pytest.raises(error, match="n must be a positive integer"):
+@pytest.mark.parametrize("n, error, message", [(0, ValueError, "n must be an int >= 1"), (-5, ValueError, "n must be an int >= 1"),
+                                               (2.5, TypeError, "n must be an int"), (True, TypeError, "n must be an int")])
+def test_generate_rejects_bad_n(n, error, message):
+    with pytest.raises(error, match=message):
         generate_cohort(n, 0)
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, None])
-def test_rejects_bad_seed(seed):
-    with pytest.raises(ValueError, match="seed"):
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (1.5, TypeError), (None, TypeError)])
+def test_rejects_bad_seed(seed, error):
+    with pytest.raises(error, match="seed"):
         generate_cohort(10, seed)
-    with pytest.raises(ValueError, match="seed"):
+    with pytest.raises(error, match="seed"):
         load_mortality_cohort(10, seed)
 
 

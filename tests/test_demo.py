@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from util import demo
-from util.labels import LABELS
+from util.config.course import LABELS
 
 
 @pytest.mark.slow
@@ -29,7 +29,7 @@ def test_demo_prints_summary_and_writes_gallery(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_chestxray_summary_counts():
-    from util.chestxray import ensure_chestxray_data
+    from util.data.chestxray import ensure_chestxray_data
 
     counts, prevalence = demo.chestxray_summary(ensure_chestxray_data())
     assert counts["images"].tolist() == [1000, 200, 420]

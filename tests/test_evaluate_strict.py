@@ -26,9 +26,9 @@ def test_the_table_adds_strict_and_prior_columns_after_the_old_ones():
 
 
 def test_training_priors_are_the_mean_training_masks_at_the_asked_size():
+    from util.config.course import LABELS
+    from util.data.chestxray import ensure_chestxray_data, load_mask, load_split
     from training.evaluate import training_priors
-    from util.chestxray import ensure_chestxray_data, load_mask, load_split
-    from util.labels import LABELS
 
     priors = training_priors(64)
     assert sorted(priors) == sorted(LABELS)
@@ -56,7 +56,7 @@ def test_evaluate_scores_the_prior_and_the_strict_game_on_the_same_films():
 
 def test_a_data_folder_without_masks_says_the_prior_needs_the_phantoms(tmp_path, monkeypatch):
     import training.evaluate as ev
-    import util.chestxray as cx
+    import util.data.chestxray as cx
 
     monkeypatch.setattr(cx, "ensure_chestxray_data", lambda *a, **k: tmp_path)
     with pytest.raises(FileNotFoundError, match="location prior needs the phantoms"):

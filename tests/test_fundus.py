@@ -1,20 +1,11 @@
-"""Unit tests of the retinal fundus phantoms (util.fundus)."""
+"""Unit tests of the retinal fundus phantoms (util.data.fundus)."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from util.fundus import (
-    DEFINING_LESIONS,
-    GRADE_NAMES,
-    GRADES,
-    LESION_TYPES,
-    circular_crop,
-    fov_bounding_box,
-    generate_fundus,
-    make_fundus_set,
-    render_fundus,
-)
+from util.data.fundus import (DEFINING_LESIONS, GRADE_NAMES, GRADES, LESION_TYPES, circular_crop, fov_bounding_box,
+                              generate_fundus, make_fundus_set, render_fundus)
 
 MASK_KEYS = {*LESION_TYPES, "lesions"}
 
@@ -175,15 +166,15 @@ def test_invalid_grade_raises_naming_the_valid_grades(grade):
         generate_fundus(0, grade)
 
 
-@pytest.mark.parametrize("size", [63, 0, 128.0])
-def test_invalid_size_raises(size):
-    with pytest.raises(ValueError, match="size"):
+@pytest.mark.parametrize("size, error", [(63, ValueError), (0, ValueError), (128.0, TypeError)])
+def test_invalid_size_raises(size, error):
+    with pytest.raises(error, match="size"):
         generate_fundus(0, 1, size=size)
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "3"])
-def test_invalid_seed_raises(seed):
-    with pytest.raises(ValueError, match="seed"):
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (1.5, TypeError), ("3", TypeError)])
+def test_invalid_seed_raises(seed, error):
+    with pytest.raises(error, match="seed"):
         generate_fundus(seed, 1)
 
 
@@ -267,9 +258,9 @@ def test_make_fundus_set_is_balanced_deterministic_and_cropped_on_request():
     assert (cropped[:, 0].max(axis=(1, 2)) > 0).all()
 
 
-@pytest.mark.parametrize("n", [0, -1, 1.5])
-def test_make_fundus_set_validates_n(n):
-    with pytest.raises(ValueError, match="n_per_grade"):
+@pytest.mark.parametrize("n, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError)])
+def test_make_fundus_set_validates_n(n, error):
+    with pytest.raises(error, match="n_per_grade"):
         make_fundus_set(n)
 
 
@@ -277,7 +268,7 @@ def test_make_fundus_set_validates_n(n):
 
 
 def test_draw_circle_hand_worked():
-    from util.fundus import draw_circle
+    from util.data.fundus import draw_circle
 
     img = np.full((5, 5), 9, np.uint8)
     # centre (2, 2), radius 2.5: only the corners (distance sqrt(8) = 2.83) are outside
@@ -296,16 +287,17 @@ def test_draw_circle_hand_worked():
     assert out[:, 0].tolist() == [[128, 0, 5]] * 4  # column 0 is 2.5 px from the centre column 2.5, radius 2
 
 
-@pytest.mark.parametrize("radius", [0, -1, np.nan, True, "1"])
-def test_draw_circle_rejects_bad_radius(radius):
-    from util.fundus import draw_circle
+@pytest.mark.parametrize("radius, error", [(0, ValueError), (-1, ValueError), (np.nan, ValueError), (True, TypeError),
+                                           ("1", TypeError)])
+def test_draw_circle_rejects_bad_radius(radius, error):
+    from util.data.fundus import draw_circle
 
-    with pytest.raises(ValueError, match="radius"):
+    with pytest.raises(error, match="radius"):
         draw_circle(np.zeros((8, 8)), radius=radius)
 
 
 def test_draw_circle_on_a_cropped_phantom_blacks_out_only_the_corners():
-    from util.fundus import draw_circle
+    from util.data.fundus import draw_circle
 
     cropped = circular_crop(generate_fundus(3, 2)[0])
     masked = draw_circle(cropped)
@@ -318,7 +310,7 @@ def test_draw_circle_on_a_cropped_phantom_blacks_out_only_the_corners():
 
 
 def test_subtract_local_average_hand_worked():
-    from util.fundus import subtract_local_average
+    from util.data.fundus import subtract_local_average
 
     # a flat image has no detail: everything maps to the offset
     flat = np.full((32, 32, 3), 77, np.uint8)
@@ -343,7 +335,7 @@ def test_subtract_local_average_hand_worked():
 @pytest.mark.parametrize("sigma", [None, 10.0])
 def test_subtract_local_average_is_cv2_addweighted_of_gaussianblur(sigma):
     import cv2
-    from util.fundus import subtract_local_average
+    from util.data.fundus import subtract_local_average
 
     img = circular_crop(generate_fundus(7, 3)[0])
     s = img.shape[0] / 60 if sigma is None else sigma
@@ -361,7 +353,7 @@ def test_subtract_local_average_is_cv2_addweighted_of_gaussianblur(sigma):
     ({"sigmaX": 0}, "sigmaX"), ({"sigmaX": -2}, "sigmaX"), ({"sigmaX": np.inf}, "sigmaX"),
 ])
 def test_subtract_local_average_rejects_bad_sigma(kwargs, match):
-    from util.fundus import subtract_local_average
+    from util.data.fundus import subtract_local_average
 
     with pytest.raises(ValueError, match=match):
         subtract_local_average(np.zeros((8, 8, 3), np.uint8), **kwargs)
@@ -369,7 +361,7 @@ def test_subtract_local_average_rejects_bad_sigma(kwargs, match):
 
 @pytest.mark.parametrize("image", [np.zeros((8, 8, 4)), np.zeros(8), np.zeros((8, 8), dtype=bool)])
 def test_display_helpers_reject_non_images(image):
-    from util.fundus import draw_circle, subtract_local_average
+    from util.data.fundus import draw_circle, subtract_local_average
 
     for fn in (draw_circle, subtract_local_average):
         with pytest.raises(ValueError, match="image"):

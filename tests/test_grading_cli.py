@@ -15,7 +15,7 @@ from grading import c1w1
 from grading.__main__ import main
 from grading.assignment import sample_notebook
 from grading.core import make_course
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 A = c1w1.ASSIGNMENT
 

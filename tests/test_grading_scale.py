@@ -29,7 +29,7 @@ from grading.assignment import sample_notebook
 from grading.core import make_course
 from grading.runner import Call, Cell, RunReport, Verdict
 from grading.sandbox import Limits
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 A = c1w1.ASSIGNMENT
 SEED = 20261213

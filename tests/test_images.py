@@ -1,16 +1,11 @@
-"""util.images: robust reading, normalisation statistics, course-facing loaders."""
+"""util.data.images: robust reading, normalisation statistics, course-facing loaders."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from util.images import (
-    get_mean_std_per_batch,
-    load_image,
-    load_image_normalize,
-    read_image,
-)
+from util.data.images import get_mean_std_per_batch, load_image, load_image_normalize, read_image
 
 H = W = 32
 

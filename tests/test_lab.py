@@ -8,7 +8,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from grading.lab import lab_command, lab_environment, main, prepare_student_home
 from grading.student import STUDENT_NBGRADER_CONFIG
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 
 def _nbgrader_config(path):

@@ -5,8 +5,8 @@ import json
 import re
 import sys
 
-from util.notebooks import lecture_notebooks
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
+from training.notebooks import lecture_notebooks
 
 SANITIZE = REPO_ROOT / "notebooks" / "nbval_sanitize.cfg"
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from util.metrics import POINTING_TOLERANCE, energy_pointing, evaluate_localization, pointing_game
+from util.metrics.localization import POINTING_TOLERANCE, energy_pointing, evaluate_localization, pointing_game
 
 
 def _mask(shape=(100, 100), rows=slice(40, 60), cols=slice(40, 60)):
@@ -158,8 +158,8 @@ def test_metrics_table_and_card_update(tmp_path):
 
 
 def test_eval_seeds_are_disjoint_from_training():
+    from training.densenet import TRAIN_SEED_HI, TRAIN_SEED_LO
     from training.evaluate import EVAL_SEED_BASE, eval_findings
-    from training.train import TRAIN_SEED_HI, TRAIN_SEED_LO
 
     assert EVAL_SEED_BASE >= TRAIN_SEED_HI > TRAIN_SEED_LO
     a, b = eval_findings(50, 0.15), eval_findings(50, 0.15)
@@ -168,7 +168,7 @@ def test_eval_seeds_are_disjoint_from_training():
 
 
 def test_location_prior_is_the_share_of_masks_covering_each_pixel():
-    from util.metrics import location_prior
+    from util.metrics.localization import location_prior
 
     left = _mask((4, 4), slice(0, 4), slice(0, 2))
     top = _mask((4, 4), slice(0, 2), slice(0, 4))
@@ -187,7 +187,7 @@ def test_location_prior_is_the_share_of_masks_covering_each_pixel():
     [([], "at least one mask"), ([np.zeros((4, 4), bool), np.zeros((5, 4), bool)], "mask 1 has shape"), ([np.full((4, 4), 2)], "boolean")],
 )
 def test_location_prior_rejects_bad_masks(masks, message):
-    from util.metrics import location_prior
+    from util.metrics.localization import location_prior
 
     with pytest.raises(ValueError, match=message):
         location_prior(masks)

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from util import chestxray
-from util.labels import LABELS
+from util.data import chestxray
+from util.config.course import LABELS
 
 
-# --------------------------------------------------------------------------- python -m util.chestxray (make data)
+# --------------------------------------------------------------------------- python -m util.data.chestxray (make data)
 
 def test_data_command_summarises_a_real_data_folder_and_writes_nothing(tmp_path, monkeypatch, capsys):
     """MEDXAI_DATA_DIR: one film per split; the summary counts them and no manifest is checked or written."""
@@ -55,13 +55,13 @@ def test_data_command_refuses_an_unknown_option(capsys):
     with pytest.raises(SystemExit) as err:
         chestxray.main(["--regenerate"])
     assert err.value.code == 2
-    assert "python -m util.chestxray: error: unrecognized arguments: --regenerate" in capsys.readouterr().err
+    assert "python -m util.data.chestxray: error: unrecognized arguments: --regenerate" in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- python -m training.train (make train)
+# --------------------------------------------------------------------------- python -m training.densenet (make train)
 
 def test_train_command_passes_every_option_to_the_training(monkeypatch):
-    from training import train as module
+    from training import densenet as module
 
     calls = []
     monkeypatch.setattr(module, "train", lambda **kwargs: calls.append(kwargs))
@@ -78,13 +78,13 @@ def test_train_command_passes_every_option_to_the_training(monkeypatch):
 
 
 def test_train_command_help_and_bad_arguments(tmp_path, capsys):
-    from training import train as module
+    from training import densenet as module
 
     with pytest.raises(SystemExit) as err:
         module.main(["--help"])
     assert err.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: python -m training.train") and "--recalibrate-batches" in out
+    assert out.startswith("usage: python -m training.densenet") and "--recalibrate-batches" in out
     with pytest.raises(SystemExit) as err:
         module.main(["--steps", "many"])
     assert err.value.code == 2 and "argument --steps: invalid int value: 'many'" in capsys.readouterr().err
@@ -96,11 +96,12 @@ def test_train_command_help_and_bad_arguments(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-# --------------------------------------------------------------------------- python -m util.train_fundus
+# --------------------------------------------------------------------------- python -m training.fundus
 
 @pytest.mark.slow
 def test_train_fundus_command_writes_weights_and_card_and_prints_its_steps(tmp_path, capsys):
-    from util.train_fundus import load_fundus_model, main, make_fundus_batch, predict_grades
+    from util.models.fundus_cnn import load_fundus_model, predict_grades
+    from training.fundus import main, make_fundus_batch
 
     out = tmp_path / "tiny.weights.h5"
     assert main(["--size", "64", "--steps", "2", "--batch-size", "8", "--seed", "2", "--eval-n", "8",
@@ -118,7 +119,7 @@ def test_train_fundus_command_writes_weights_and_card_and_prints_its_steps(tmp_p
 
 
 def test_train_fundus_command_bad_arguments(tmp_path, capsys):
-    from util.train_fundus import main
+    from training.fundus import main
 
     with pytest.raises(SystemExit) as err:
         main(["--size"])

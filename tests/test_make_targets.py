@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 
 def make(*args):
@@ -133,7 +133,7 @@ def test_every_command_of_a_make_target_exists_and_accepts_its_arguments(target,
 
 def test_a_renamed_flag_is_refused_by_this_check(monkeypatch, capsys):
     """The check above fails for a flag the module does not know (what a renamed option looks like)."""
-    from util import train_fundus
+    from training import fundus as train_fundus
 
     with pytest.raises(SystemExit):
         parse_only(monkeypatch, train_fundus.main, ["--size", "128", "--iterations", "300"])

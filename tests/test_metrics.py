@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from lifelines.utils import concordance_index
 
-from util.metrics import cindex, get_roc_curve
+from util.metrics.concordance import cindex
+from util.metrics.roc import get_roc_curve
 
 matplotlib.use("Agg")
 

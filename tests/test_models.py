@@ -1,4 +1,4 @@
-"""The course model (util.models), its loss (training.losses) and its training script (training.train)."""
+"""The course model (util.models.densenet), its loss (training.losses) and its training script (training.densenet)."""
 
 import os
 
@@ -12,16 +12,11 @@ import keras
 import numpy as np
 import pytest
 
-from util import cam as C
-from util.labels import LABELS
+from util.explain import gradcam as C
+from util.config.course import LABELS
+from util.config.course import CAM_LAYER
+from util.models.densenet import WEIGHTS_FILE, build_densenet121, load_C3M3_model, standardize
 from training.losses import compute_class_freqs, get_weighted_loss
-from util.models import (
-    CAM_LAYER,
-    WEIGHTS_FILE,
-    build_densenet121,
-    load_C3M3_model,
-    standardize,
-)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -119,8 +114,8 @@ def test_weighted_loss_validates_weights():
 
 
 def test_prevalence_weights_balance_the_data_set():
+    from util.data.phantoms import PREVALENCE
     from training.losses import prevalence_weights
-    from util.phantoms import PREVALENCE
 
     pos_w, neg_w = prevalence_weights()
     p = np.array([PREVALENCE[label] for label in LABELS])
@@ -164,10 +159,10 @@ def test_load_missing_weights_says_what_to_do(tmp_path):
 
 
 def test_recalibrate_batchnorm_sets_the_average_of_batch_statistics():
-    from training import train as training_train
-    from util.models import batchnorm_layers, recalibrate_batchnorm
+    from util.models.densenet import batchnorm_layers, recalibrate_batchnorm
+    from training import densenet as training_densenet
 
-    assert training_train.recalibrate_batchnorm is recalibrate_batchnorm  # one implementation for both models
+    assert training_densenet.recalibrate_batchnorm is recalibrate_batchnorm  # one implementation for both models
 
     inp = keras.Input((4,))
     bn = keras.layers.BatchNormalization(momentum=0.99, name="bn")
@@ -189,7 +184,7 @@ def test_recalibrate_batchnorm_sets_the_average_of_batch_statistics():
 
 
 def test_learning_rate_schedule_constant_or_cosine_to_the_final_value():
-    from training.train import learning_rate_schedule
+    from training.densenet import learning_rate_schedule
 
     assert learning_rate_schedule(1e-3, None, 300) == 1e-3
     cosine = learning_rate_schedule(1e-3, 1e-4, 300)
@@ -204,7 +199,7 @@ def test_learning_rate_schedule_constant_or_cosine_to_the_final_value():
 
 
 def test_make_batch_is_seeded_and_oversamples():
-    from training.train import TRAIN_SEED_HI, TRAIN_SEED_LO, make_batch, sampling_rates
+    from training.densenet import TRAIN_SEED_HI, TRAIN_SEED_LO, make_batch, sampling_rates
 
     rates = sampling_rates(0.15)
     assert rates.min() == pytest.approx(0.15) and rates[LABELS.index("Infiltration")] == pytest.approx(0.175)
@@ -225,7 +220,7 @@ def test_make_batch_is_seeded_and_oversamples():
 
 @pytest.mark.slow
 def test_train_smoke_run_writes_loadable_weights(tmp_path):
-    from training.train import train
+    from training.densenet import train
 
     out = tmp_path / "smoke.weights.h5"
     result = train(
@@ -248,12 +243,12 @@ def test_train_smoke_run_writes_loadable_weights(tmp_path):
     assert evaluate_main(["--weights", str(out), "--n", "8", "--size", "64", "--max-cams", "1", "--threshold", "0", "--card", str(card)]) == 0
     text = card.read_text()
     assert "old" not in text and text.endswith("Footer\n") and text.count("| Cardiomegaly |") == 1
-    from util.models import weights_digest
+    from util.models.densenet import weights_digest
 
     assert f"Weights SHA-256 `{weights_digest(out)}`" in text
 
     # a fresh interpreter loads it writing nothing to stderr (load time: benchmarks/bench_model.py)
-    code = f"from util.models import load_C3M3_model; load_C3M3_model(weights_path={str(out)!r}); print('loaded')"
+    code = f"from util.models.densenet import load_C3M3_model; load_C3M3_model(weights_path={str(out)!r}); print('loaded')"
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -264,8 +259,8 @@ def test_train_smoke_run_writes_loadable_weights(tmp_path):
 def test_predict_with_progress_reports_and_equals_the_model_batch_by_batch(tmp_path):
     import keras
 
-    from util.models import predict_with_progress
-    from util.pipeline import ChestXrayBatches
+    from util.data.pipeline import ChestXrayBatches
+    from util.models.densenet import predict_with_progress
 
     inp = keras.Input((8, 8, 3))
     model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(inp)))
@@ -285,8 +280,8 @@ def test_predict_with_progress_reports_and_equals_the_model_batch_by_batch(tmp_p
     got = predict_with_progress(model, batches, every=1, report=lines.append)
     assert got.shape == (5, 2)
     assert lines == ["predicted 2 of 5 images", "predicted 4 of 5 images", "predicted 5 of 5 images"]
-    for every in (0, 1.5, True):
-        with pytest.raises(ValueError, match="every must be a positive integer"):
+    for every, error in ((0, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="every must be an int"):
             predict_with_progress(model, batches, every=every)
     with pytest.raises(ValueError, match="nothing to predict"):
         predict_with_progress(model, [])

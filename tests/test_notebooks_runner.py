@@ -1,4 +1,4 @@
-"""util.notebooks.execute_notebook and `python -m util.notebooks`: what `make notebooks` and
+"""training.notebooks.execute_notebook and `python -m training.notebooks`: what `make notebooks` and
 `make references` run to refresh stored outputs. A failing notebook must leave its file as it was."""
 
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import nbformat
 import pytest
 
-from util.notebooks import execute_notebook
+from training.notebooks import execute_notebook
 
 
 def _notebook(path, *sources):
@@ -48,7 +48,7 @@ def test_a_missing_notebook_says_which(tmp_path):
 def test_the_command_executes_the_notebooks_it_is_given(tmp_path):
     path = tmp_path / "good.ipynb"
     _notebook(path, "print('from the command')")
-    proc = subprocess.run([sys.executable, "-m", "util.notebooks", str(path)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "training.notebooks", str(path)], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "executed" in proc.stdout and "total" in proc.stdout
@@ -56,7 +56,7 @@ def test_the_command_executes_the_notebooks_it_is_given(tmp_path):
 
 
 def test_the_command_exits_1_when_there_is_no_notebook(monkeypatch, capsys):
-    import util.notebooks as runner
+    import training.notebooks as runner
 
     monkeypatch.setattr(runner, "lecture_notebooks", lambda: [])
     assert runner.main([]) == 1

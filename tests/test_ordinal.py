@@ -1,17 +1,11 @@
-"""Unit tests of the ordinal encoding, decoding and kappa (util.ordinal)."""
+"""Unit tests of the ordinal encoding, decoding and kappa (util.models.ordinal)."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from util.ordinal import (
-    DECODE_METHODS,
-    decode_outputs,
-    encode_grades,
-    grade_output_index,
-    grade_probabilities,
-    quadratic_weighted_kappa,
-)
+from util.metrics.agreement import quadratic_weighted_kappa
+from util.models.ordinal import DECODE_METHODS, decode_outputs, encode_grades, grade_output_index, grade_probabilities
 
 
 def test_encoding_table():
@@ -74,9 +68,9 @@ def test_non_grades_raise(bad):
         encode_grades(bad)
 
 
-@pytest.mark.parametrize("n_grades", [1, 0, 2.5])
-def test_invalid_n_grades(n_grades):
-    with pytest.raises(ValueError, match="n_grades"):
+@pytest.mark.parametrize("n_grades, error", [(1, ValueError), (0, ValueError), (2.5, TypeError)])
+def test_invalid_n_grades(n_grades, error):
+    with pytest.raises(error, match="n_grades"):
         encode_grades([0], n_grades=n_grades)
 
 

@@ -1,9 +1,9 @@
-"""util.paths (the data directory switch) and the names util exports."""
+"""util.config.paths (the data directory switch) and the names util exports."""
 
 import pytest
 
 import util
-from util import paths
+from util.config import paths
 
 
 def test_default_data_dir_is_repo_data(monkeypatch):

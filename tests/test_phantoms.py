@@ -1,18 +1,11 @@
-"""Unit tests of the chest X-ray phantoms (util.phantoms)."""
+"""Unit tests of the chest X-ray phantoms (util.data.phantoms)."""
 
 import numpy as np
 import pytest
 
-from util.labels import LABELS
-from util.phantoms import (
-    CM,
-    PREVALENCE,
-    PatientAnatomy,
-    cardiothoracic_ratio,
-    draw_findings,
-    generate_phantom,
-    render_phantom,
-)
+from util.config.course import LABELS
+from util.data.phantoms import (CM, PREVALENCE, PatientAnatomy, cardiothoracic_ratio, draw_findings, generate_phantom,
+                                render_phantom)
 
 # where each finding's mask must lie, as a key of Phantom.anatomy
 REGION = {label: "lungs" for label in LABELS}
@@ -154,14 +147,15 @@ def test_drawn_findings_follow_prevalence():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        (dict(seed=-1), "seed must be an int >= 0"),
-        (dict(seed=1.5), "seed must be an int >= 0"),
-        (dict(seed=0, size=32), "at least 64"),
-        (dict(seed=0, findings=["Nodule", "Tumour"]), r"unknown finding label\(s\) \['Tumour'\].*Cardiomegaly"),
+        (dict(seed=-1), ValueError, "seed must be an int >= 0"),
+        (dict(seed=1.5), TypeError, "seed must be an int .*float"),
+        (dict(seed=0, size=32), ValueError, "size must be an int >= 64"),
+        (dict(seed=0, size=True), TypeError, "size must be an int .*bool"),
+        (dict(seed=0, findings=["Nodule", "Tumour"]), ValueError, r"unknown finding label\(s\) \['Tumour'\].*Cardiomegaly"),
     ],
 )
-def test_bad_inputs_raise_clear_errors(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_inputs_raise_clear_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
         generate_phantom(**kwargs)

@@ -1,12 +1,12 @@
-"""util.pipeline: the Keras 3 replacement of the course's ImageDataGenerator inputs."""
+"""util.data.pipeline: the Keras 3 replacement of the course's ImageDataGenerator inputs."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from util.images import get_mean_std_per_batch, load_image_normalize
-from util.pipeline import ChestXrayBatches, get_test_and_valid_generator, get_train_generator
+from util.data.images import get_mean_std_per_batch, load_image_normalize
+from util.data.pipeline import ChestXrayBatches, get_test_and_valid_generator, get_train_generator
 
 LABEL_COLS = ["A", "B"]
 H = W = 16
@@ -137,8 +137,10 @@ def test_bad_frames_are_named(train_df, folder, change, message):
 
 
 def test_bad_arguments_are_named(train_df, folder):
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
         _train(train_df, folder, batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an int .*float"):
+        _train(train_df, folder, batch_size=2.0)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         _train(train_df, folder / "nowhere")
     with pytest.raises(TypeError, match="must be a pandas DataFrame"):
@@ -161,10 +163,10 @@ def test_blank_training_images_are_refused(folder):
 
 
 def test_on_the_course_data_the_test_inputs_match_util_images(tmp_path):
-    """The course's own splits: the test generator's first image equals util.images.load_image."""
-    from util.chestxray import ensure_chestxray_data, load_split
-    from util.images import load_image
-    from util.labels import LABELS
+    """The course's own splits: the test generator's first image equals util.data.images.load_image."""
+    from util.config.course import LABELS
+    from util.data.chestxray import ensure_chestxray_data, load_split
+    from util.data.images import load_image
 
     folder = ensure_chestxray_data()
     train, valid, test = (load_split(s) for s in ("train-small.csv", "valid-small.csv", "test.csv"))

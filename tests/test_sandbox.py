@@ -12,7 +12,7 @@ from grading import sandbox
 from grading.exercise import decode, judge, Exercise
 from grading.runner import Call, Cell, Verdict, run_submission
 from grading.sandbox import Limits, SandboxUnavailable
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 SHORT = Limits(cell_seconds=10, submission_seconds=30, memory_bytes=2 * 1024 ** 3, processes=64,
                file_bytes=1024 ** 2)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from util.labels import LABELS
-from util.models import WEIGHTS_FILE
+from util.config.course import LABELS
+from util.models.densenet import WEIGHTS_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,8 @@ def test_weights_file_is_one_small_file():
 
 
 def test_model_card_table_was_made_with_these_weights():
+    from util.models.densenet import weights_digest
     from training.evaluate import CARD_FILE, MARK_END, MARK_START
-    from util.models import weights_digest
 
     text = CARD_FILE.read_text(encoding="utf-8")
     table = text[text.index(MARK_START) : text.index(MARK_END)]
@@ -45,9 +45,9 @@ CARD_MEAN_AUC_TARGET, CARD_LABEL_FLOOR = 0.90, 0.75
 
 @pytest.fixture(scope="module")
 def test_split_predictions():
-    from util.chestxray import ensure_chestxray_data, load_split
-    from util.images import get_mean_std_per_batch, load_image_normalize
-    from util.models import load_C3M3_model
+    from util.data.chestxray import ensure_chestxray_data, load_split
+    from util.data.images import get_mean_std_per_batch, load_image_normalize
+    from util.models.densenet import load_C3M3_model
 
     folder = ensure_chestxray_data()
     train, test = load_split(folder / "train-small.csv"), load_split(folder / "test.csv")

@@ -53,7 +53,7 @@ ANSWER_NAME_PARTS = ("weighted_loss", "class_freq")
 #: ``(module, name)`` of util callables named like an exercise that are allowed, and why. Keep it
 #: empty where possible: each entry must be unable to answer the exercise it is named like.
 RESTRICTED_NAMESAKES = {
-    ("util.cam", "grad_cam"): "explains only the layer the classification head reads (a ValueError for any "
+    ("util.explain.gradcam", "grad_cam"): "explains only the layer the classification head reads (a ValueError for any "
                               "other layer); C3W3's grad_cam takes any layer (tests/test_cam.py checks this)",
 }
 
@@ -240,11 +240,11 @@ def test_bundle_runs_on_its_own(bundle, tmp_path):
     """util imported from the bundle, outside the repository, finds the bundle's weights and data folder."""
     folder = bundle["folder"]
     code = (
-        "import json, util, util.paths, util.models, util.train_fundus\n"
-        "print(json.dumps({'util': util.__file__, 'root': str(util.paths.REPO_ROOT),\n"
-        "  'data': str(util.paths.data_dir()), 'weights': str(util.models.WEIGHTS_FILE),\n"
-        "  'fundus': str(util.train_fundus.WEIGHTS_FILE), 'exists': util.models.WEIGHTS_FILE.is_file()\n"
-        "    and util.train_fundus.WEIGHTS_FILE.is_file(),\n"
+        "import json, util, util.config.paths, util.models.densenet, training.fundus\n"
+        "print(json.dumps({'util': util.__file__, 'root': str(util.config.paths.REPO_ROOT),\n"
+        "  'data': str(util.config.paths.data_dir()), 'weights': str(util.models.densenet.WEIGHTS_FILE),\n"
+        "  'fundus': str(util.models.fundus_cnn.WEIGHTS_FILE), 'exists': util.models.densenet.WEIGHTS_FILE.is_file()\n"
+        "    and util.models.fundus_cnn.WEIGHTS_FILE.is_file(),\n"
         "  'loader': callable(util.load_C3M3_model) and callable(util.load_fundus_model)}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("MEDXAI_DATA_DIR", "PYTHONPATH")}

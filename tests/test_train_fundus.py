@@ -8,24 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from util.fundus import circular_crop, generate_fundus
-from util.train_fundus import (
-    CAM_LAYER,
-    CARD_FILE,
-    EVAL_SEED_BASE,
-    TRAIN_SEED_HI,
-    TRAIN_SEED_LO,
-    WEIGHTS_FILE,
-    build_fundus_cnn,
-    eval_seeds_and_grades,
-    evaluate_fundus_model,
-    fundus_inputs,
-    grad_cam_for_grade,
-    load_fundus_model,
-    make_fundus_batch,
-    predict_grades,
-    train,
-)
+from util.config.course import EVAL_SEED_BASE, FUNDUS_CAM_LAYER, TRAIN_SEED_HI, TRAIN_SEED_LO
+from util.data.fundus import circular_crop, generate_fundus
+from util.explain.grades import grad_cam_for_grade
+from util.models.fundus_cnn import WEIGHTS_FILE, build_fundus_cnn, fundus_inputs, load_fundus_model, predict_grades
+from training.fundus import CARD_FILE, eval_seeds_and_grades, evaluate_fundus_model, make_fundus_batch, train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_WEIGHTS_BYTES = 5 * 1024 * 1024
@@ -39,13 +26,13 @@ def model():
 def test_architecture_names_shapes_and_size(model):
     names = [layer.name for layer in model.layers]
     for name in ("rescale", "block1_conv", "block1_bn", "block1_relu", "last_conv_conv", "last_conv_bn",
-                 CAM_LAYER, "avg_pool", "ordinal"):
+                 FUNDUS_CAM_LAYER, "avg_pool", "ordinal"):
         assert name in names
-    assert names[-3:] == [CAM_LAYER, "avg_pool", "ordinal"]
+    assert names[-3:] == [FUNDUS_CAM_LAYER, "avg_pool", "ordinal"]
     x = np.zeros((2, 128, 128, 3), np.float32)
     import keras
 
-    cam_model = keras.Model(model.input, model.get_layer(CAM_LAYER).output)
+    cam_model = keras.Model(model.input, model.get_layer(FUNDUS_CAM_LAYER).output)
     assert tuple(cam_model(x).shape) == (2, 16, 16, 96)
     out = np.asarray(model(x, training=False))
     assert out.shape == (2, 4) and ((out > 0) & (out < 1)).all()
@@ -53,10 +40,10 @@ def test_architecture_names_shapes_and_size(model):
 
 
 def test_grad_cam_runs_on_the_last_conv_layer(model):
-    from util.cam import grad_cam
+    from util.explain.gradcam import grad_cam
 
     image = fundus_inputs(generate_fundus(0, 4)[0])
-    cam = grad_cam(model, image, 3, layer_name=CAM_LAYER)
+    cam = grad_cam(model, image, 3, layer_name=FUNDUS_CAM_LAYER)
     assert cam.shape == (128, 128) and cam.min() >= 0 and cam.max() <= 1
 
 
@@ -90,7 +77,7 @@ def test_batch_targets_and_seed_ranges_are_disjoint():
 
 
 def test_missing_weights_say_how_to_make_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"python -m util\.train_fundus"):
+    with pytest.raises(FileNotFoundError, match=r"make train-fundus"):
         load_fundus_model(tmp_path / "nothing.weights.h5")
 
 
@@ -154,7 +141,7 @@ def test_shipped_model_reaches_its_card_accuracy():
 @pytest.mark.slow
 def test_loading_prints_nothing_to_stderr():
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
-    code = "from util.train_fundus import load_fundus_model; m = load_fundus_model(); print(m.name)"
+    code = "from training.fundus import load_fundus_model; m = load_fundus_model(); print(m.name)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "fundus_cnn"

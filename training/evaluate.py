@@ -13,27 +13,27 @@ What it measures
 ----------------
 * **Held-out set.** ``--n`` phantoms with image seeds ``EVAL_SEED_BASE + i``
   (``EVAL_SEED_BASE = 2**42``), a range that training (``[2**40, 2**41)``, see
-  :mod:`training.train`) and the data set never use. Findings are forced per
+  :mod:`training.densenet`) and the data set never use. Findings are forced per
   image with probability ``max(PREVALENCE, floor)`` drawn from
   ``SeedSequence([EVAL_SEED_BASE, 0])``, so every label has enough positives
   (AUC does not depend on prevalence; the pointing game needs positives).
 * **Pre-processing** as at inference: ``(image - mean) / std`` with the
-  mean/std of :func:`training.train.phantom_mean_std` at ``--size``.
+  mean/std of :func:`training.densenet.phantom_mean_std` at ``--size``.
 * **AUC** per label from inference-mode predictions (``training=False``).
 * **Localization** on true positives (finding present and predicted
   probability ≥ ``--threshold``), at most ``--max-cams`` per label (the
   first ones in seed order): Grad-CAM of ``conv5_block16_concat``
-  (:func:`util.cam.grad_cam`'s maps, drawn from the same forward pass as the
-  predictions by :func:`util.cam.predictions_and_raw_cams`), scored with
-  :func:`util.metrics.pointing_game` (tolerance ``--tolerance`` px) and
-  :func:`util.metrics.energy_pointing`. "Mask share" is the mean share of
+  (:func:`util.explain.gradcam.grad_cam`'s maps, drawn from the same forward pass as the
+  predictions by :func:`util.explain.gradcam.predictions_and_raw_cams`), scored with
+  :func:`util.metrics.localization.pointing_game` (tolerance ``--tolerance`` px) and
+  :func:`util.metrics.localization.energy_pointing`. "Mask share" is the mean share of
   the image the mask covers: the energy a uniform map would score.
 * **Strictly, and against a map that ignores the image.** The same maps are
   also scored with no tolerance (the maximum must lie inside the mask, the
   CheXlocalize protocol), and each label's *location prior*
-  (:func:`util.metrics.location_prior`: the mean of that label's masks on
+  (:func:`util.metrics.localization.location_prior`: the mean of that label's masks on
   the course's training films, ``train-small.csv``, read with
-  :func:`util.chestxray.load_mask`) is scored on the same films at both
+  :func:`util.data.chestxray.load_mask`) is scored on the same films at both
   tolerances. Grad-CAM only shows that it looks at *this* film where it
   beats the prior.
 
@@ -44,22 +44,16 @@ missing; the file is created when it does not exist).
 
 from __future__ import annotations
 
-import os
+import argparse
+import sys
+import time
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from util.config.course import EVAL_SEED_BASE, LABELS
+from util.config.paths import MODELS_DIR
 
-import numpy as np  # noqa: E402
-
-from util.labels import LABELS  # noqa: E402
-from util.paths import MODELS_DIR  # noqa: E402
-
-EVAL_SEED_BASE = 2**42
 MARK_START = "<!-- metrics:start -->"
 MARK_END = "<!-- metrics:end -->"
 CARD_FILE = MODELS_DIR / "MODEL_CARD.md"
@@ -67,7 +61,7 @@ CARD_FILE = MODELS_DIR / "MODEL_CARD.md"
 
 def eval_findings(n, floor):
     """The forced findings of held-out image ``i`` (list of label lists), seeded by EVAL_SEED_BASE."""
-    from training.train import sampling_rates
+    from training.densenet import sampling_rates
 
     rates = sampling_rates(floor)
     rng = np.random.default_rng(np.random.SeedSequence([EVAL_SEED_BASE, 0]))
@@ -97,11 +91,11 @@ def evaluate(
         ``pointing_strict``, ``prior_pointing``, ``prior_strict``) and
         ``mean_auc``, ``n``, ``seconds``, ``mean``, ``std``.
     """
-    from util.cam import postprocess, predictions_and_raw_cams
-    from util.metrics import energy_pointing, pointing_game
-    from util.models import load_C3M3_model, standardize, weights_digest
-    from util.phantoms import generate_phantom
-    from training.train import per_label_auc, phantom_mean_std
+    from util.data.phantoms import generate_phantom
+    from util.explain.gradcam import postprocess, predictions_and_raw_cams
+    from util.metrics.localization import energy_pointing, pointing_game
+    from util.models.densenet import load_C3M3_model, standardize, weights_digest
+    from training.densenet import per_label_auc, phantom_mean_std
 
     if n < 2 or batch_size < 1 or max_cams < 0:
         raise ValueError("n must be >= 2, batch_size >= 1 and max_cams >= 0.")
@@ -111,7 +105,7 @@ def evaluate(
     findings = eval_findings(n, floor)
     y = np.array([[lab in f for lab in LABELS] for f in findings], dtype=np.float32)
     # One pass in seed order: each batch's forward pass gives the predictions and every label's
-    # Grad-CAM weighted sum (util.cam differentiates only the head); a true positive is scored as soon
+    # Grad-CAM weighted sum (util.explain.gradcam differentiates only the head); a true positive is scored as soon
     # as it is seen, so the first max_cams of each label in seed order are scored, as before.
     priors = training_priors(size)
     preds = []
@@ -184,12 +178,12 @@ def training_priors(size, split="train-small.csv"):
     size : int
         Side of the held-out phantoms; masks of another size are resized (nearest neighbour).
     split : str
-        The split whose films' masks are averaged (read with :func:`util.chestxray.load_mask`).
+        The split whose films' masks are averaged (read with :func:`util.data.chestxray.load_mask`).
 
     Returns
     -------
     dict
-        label -> float64 (size, size) map from :func:`util.metrics.location_prior`.
+        label -> float64 (size, size) map from :func:`util.metrics.localization.location_prior`.
 
     Raises
     ------
@@ -198,8 +192,8 @@ def training_priors(size, split="train-small.csv"):
     """
     import cv2
 
-    from util.chestxray import ensure_chestxray_data, load_mask, load_split
-    from util.metrics import location_prior
+    from util.data.chestxray import ensure_chestxray_data, load_mask, load_split
+    from util.metrics.localization import location_prior
 
     folder = ensure_chestxray_data()
     if not (folder / "masks").is_dir():

@@ -3,7 +3,7 @@
 These are C1W1's graded exercises solved: :func:`compute_class_freqs` and
 :func:`get_weighted_loss`. They live here, outside the student library
 ``util``, so that nothing a student installs or imports answers an exercise.
-:mod:`training.train` trains the course DenseNet121 with them;
+:mod:`training.densenet` trains the course DenseNet121 with them;
 ``tests/test_models.py`` tests them and ``tests/test_c1w1_release.py`` checks that
 they pass C1W1's hidden checks.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from util.models import _quiet_tensorflow
+from util.config.quiet import import_keras
 
 __all__ = ["compute_class_freqs", "get_weighted_loss", "prevalence_weights"]
 
@@ -76,7 +76,7 @@ def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
         ``-(w_pos * y * log(p + eps) + w_neg * (1 - y) * log(1 - p + eps))``.
         Works with Keras tensors (uses ``keras.ops``) and NumPy arrays.
     """
-    keras = _quiet_tensorflow()
+    keras = import_keras()
     ops = keras.ops
     pos_w = np.asarray(pos_weights, dtype=np.float32).reshape(-1)
     neg_w = np.asarray(neg_weights, dtype=np.float32).reshape(-1)
@@ -99,8 +99,8 @@ def get_weighted_loss(pos_weights, neg_weights, epsilon=1e-7):
 
 def prevalence_weights():
     """Balanced class weights from the phantom data set's prevalence: pos = 1-p, neg = p."""
-    from util.labels import LABELS
-    from util.phantoms import PREVALENCE
+    from util.config.course import LABELS
+    from util.data.phantoms import PREVALENCE
 
     p = np.array([PREVALENCE[label] for label in LABELS], dtype=np.float64)
     return 1.0 - p, p

@@ -17,8 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from util.labels import LABELS
-from util.paths import REPO_ROOT
+from util.config.course import LABELS
+from util.config.paths import REPO_ROOT
+
+__all__ = [
+    "chestxray_summary",
+    "cohort_summary",
+    "draw_gallery",
+    "main",
+]
 
 SPLITS = ("train-small.csv", "valid-small.csv", "test.csv")
 
@@ -38,7 +45,7 @@ def chestxray_summary(folder):
     prevalence : pandas.DataFrame
         Labels × splits, the share of images with each finding.
     """
-    from util.chestxray import load_split
+    from util.data.chestxray import load_split
 
     counts, prevalence = {}, {}
     for name in SPLITS:
@@ -56,8 +63,8 @@ def cohort_summary():
     dict
         ``train_rows``, ``test_rows``, ``death_rate_test`` and ``rf_cindex_test``.
     """
-    from util.cohort import load_mortality_cohort, load_mortality_rf
-    from util.metrics import cindex
+    from util.data.cohort import load_mortality_cohort, load_mortality_rf
+    from util.metrics.concordance import cindex
 
     X_train, y_train, X_test, y_test = load_mortality_cohort()
     rf = load_mortality_rf()
@@ -91,8 +98,8 @@ def draw_gallery(folder, out_path, n_columns=5):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from util.chestxray import load_mask, load_split
-    from util.images import read_image
+    from util.data.chestxray import load_mask, load_split
+    from util.data.images import read_image
 
     df = pd.concat([load_split(folder / name) for name in SPLITS], ignore_index=True)
     examples = [("No Finding", df.loc[df[LABELS].sum(axis=1) == 0, "Image"].iloc[0])]
@@ -125,7 +132,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "output", help="output folder")
     args = parser.parse_args(argv)
 
-    from util.chestxray import ensure_chestxray_data
+    from util.data.chestxray import ensure_chestxray_data
 
     start = time.perf_counter()
     folder = ensure_chestxray_data()

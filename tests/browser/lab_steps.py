@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 #: Where the browser suite leaves its screenshots (``build/`` is git-ignored).
 SCREENSHOTS = REPO_ROOT / "build" / "browser-screenshots"

@@ -35,8 +35,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+__all__ = [
+    "DATA_DIR_ENV",
+    "DEFAULT_DATA_DIR",
+    "MODELS_DIR",
+    "REPO_ROOT",
+    "data_dir",
+    "using_real_data",
+]
+
 #: The course root: the folder that holds this ``util`` package (repository or student bundle).
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 #: The shipped model weights and their model cards.
 MODELS_DIR = DEFAULT_DATA_DIR / "models"
@@ -63,7 +72,7 @@ def data_dir() -> Path:
     if not path.is_dir():
         raise FileNotFoundError(
             f"{DATA_DIR_ENV}={value!r} is not a folder. Point it at a folder that holds "
-            f"chestxray/ and/or nhanes/ (see util/paths.py), or unset it to use the "
+            f"chestxray/ and/or nhanes/ (see util/config/paths.py), or unset it to use the "
             f"generated data in {DEFAULT_DATA_DIR}."
         )
     return path

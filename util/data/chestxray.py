@@ -1,9 +1,9 @@
 """The chest X-ray data set in the NIH ChestX-ray14 layout, generated or real.
 
-By default the course uses phantoms from :mod:`util.phantoms`, generated once
+By default the course uses phantoms from :mod:`util.data.phantoms`, generated once
 into ``<repo>/data/chestxray/`` (git-ignored) and checked against the committed
 manifest ``data/manifests/chestxray.sha256``.  With ``MEDXAI_DATA_DIR`` set
-(:mod:`util.paths`) the real data in ``$MEDXAI_DATA_DIR/chestxray/`` is read
+(:mod:`util.config.paths`) the real data in ``$MEDXAI_DATA_DIR/chestxray/`` is read
 instead and nothing is generated.
 
 Layout::
@@ -18,8 +18,8 @@ Layout::
 Splits are disjoint by patient; a patient has 1 to 5 images
 (``{patient:08d}_{followup:03d}.png``).
 
-Run ``python -m util.chestxray`` to generate (if needed) and verify the data,
-``python -m util.chestxray --write-manifest`` to rewrite the committed manifest.
+Run ``python -m util.data.chestxray`` to generate (if needed) and verify the data,
+``python -m util.data.chestxray --write-manifest`` to rewrite the committed manifest.
 """
 
 from __future__ import annotations
@@ -37,14 +37,34 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from util.labels import LABELS
-from util.paths import DEFAULT_DATA_DIR, REPO_ROOT, data_dir, using_real_data
-from util.phantoms import CO_OCCURRENCE, PREVALENCE, SAMPLING_ORDER, PatientAnatomy, render_phantom
+from util.config.course import CHESTXRAY_SEED, LABELS
+from util.config.paths import DEFAULT_DATA_DIR, REPO_ROOT, data_dir, using_real_data
+from util.data.phantoms import CO_OCCURRENCE, PREVALENCE, SAMPLING_ORDER, PatientAnatomy, render_phantom
+
+__all__ = [
+    "BBOX_HEADER",
+    "GENERATOR_VERSION",
+    "IMAGE_SIZE",
+    "MANIFEST",
+    "REAL_DATA_NEEDS_PHANTOMS",
+    "SPLITS",
+    "compute_manifest",
+    "ensure_chestxray_data",
+    "generate_dataset",
+    "load_bboxes",
+    "load_mask",
+    "load_split",
+    "main",
+    "plan_dataset",
+    "read_manifest",
+    "require_phantoms",
+    "verify_manifest",
+    "write_manifest",
+]
 
 #: Split file name -> number of images.
 SPLITS = {"train-small.csv": 1000, "valid-small.csv": 200, "test.csv": 420}
 IMAGE_SIZE = 320
-DEFAULT_SEED = 20240617
 MANIFEST = REPO_ROOT / "data" / "manifests" / "chestxray.sha256"
 BBOX_HEADER = "Image Index,Finding Label,Bbox [x,y,w,h],,,"
 #: Written into the generated folder; a different value triggers regeneration.
@@ -81,7 +101,7 @@ def _assign_labels(rng, n_images):
 
     Each label is given to exactly ``max(1, round(prevalence * n))`` images,
     chosen with weights that favour images already holding its parent in
-    :data:`util.phantoms.CO_OCCURRENCE`.
+    :data:`util.data.phantoms.CO_OCCURRENCE`.
     """
     table = {label: np.zeros(n_images, dtype=np.int64) for label in LABELS}
     for label in SAMPLING_ORDER:
@@ -95,12 +115,12 @@ def _assign_labels(rng, n_images):
     return table
 
 
-def plan_dataset(seed=DEFAULT_SEED):
+def plan_dataset(seed=CHESTXRAY_SEED):
     """The split tables, without rendering anything.
 
     Parameters
     ----------
-    seed : int, default DEFAULT_SEED
+    seed : int, default CHESTXRAY_SEED
 
     Returns
     -------
@@ -148,7 +168,7 @@ def _write_csv(df, path):
     df.to_csv(path, index=False, lineterminator="\n")
 
 
-def generate_dataset(out_dir, seed=DEFAULT_SEED, workers=2, verbose=True):
+def generate_dataset(out_dir, seed=CHESTXRAY_SEED, workers=2, verbose=True):
     """Generate the phantom data set into ``out_dir`` (replaced if it exists).
 
     Rendering happens in a temporary sibling folder that is renamed at the end,
@@ -158,7 +178,7 @@ def generate_dataset(out_dir, seed=DEFAULT_SEED, workers=2, verbose=True):
     Parameters
     ----------
     out_dir : str or pathlib.Path
-    seed : int, default DEFAULT_SEED
+    seed : int, default CHESTXRAY_SEED
     workers : int, default 2
         Processes used for rendering (1 renders in this process).
     verbose : bool, default True
@@ -228,7 +248,7 @@ def _with_progress(results, total, start, verbose, every=0.2):
     return done
 
 
-def _is_complete(folder, seed=DEFAULT_SEED):
+def _is_complete(folder, seed=CHESTXRAY_SEED):
     version = folder / _VERSION_FILE
     return (
         version.is_file()
@@ -249,7 +269,7 @@ def ensure_chestxray_data(force=False):
     -------
     pathlib.Path
         ``<repo>/data/chestxray`` (generated), or ``$MEDXAI_DATA_DIR/chestxray``
-        when :func:`util.paths.using_real_data` is true.
+        when :func:`util.config.paths.using_real_data` is true.
 
     Raises
     ------
@@ -326,7 +346,7 @@ def write_manifest(folder, path=MANIFEST):
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         "# medxai-course chest X-ray phantoms: sha256 of decoded uint8 pixels (prefixed by",
-        "# 'uint8 HxW\\n') for PNGs, of file bytes for CSVs. See util/chestxray.py.",
+        "# 'uint8 HxW\\n') for PNGs, of file bytes for CSVs. See util/data/chestxray.py.",
     ]
     lines += [f"{digest}  {rel}" for rel, digest in compute_manifest(folder).items()]
     path.write_text("\n".join(lines) + "\n")
@@ -474,7 +494,7 @@ def load_mask(folder, image_name, label):
     image_name : str
         For example ``'00000012_000.png'``.
     label : str
-        One of :data:`util.labels.LABELS`.
+        One of :data:`util.config.course.LABELS`.
 
     Returns
     -------
@@ -512,7 +532,7 @@ def load_mask(folder, image_name, label):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m util.chestxray", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m util.data.chestxray", description=__doc__.split("\n")[0])
     parser.add_argument("--write-manifest", action="store_true", help="rewrite " + str(MANIFEST))
     parser.add_argument("--force", action="store_true", help="regenerate even if present")
     args = parser.parse_args(argv)

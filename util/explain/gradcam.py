@@ -49,7 +49,7 @@ text lists its last step as "Resize, take ReLU, and return cam" (resize
 first), while the post-processing code that assignment gives applies the ReLU
 first (``np.maximum(cam, 0)``, then ``cv2.resize``, then ``cam / cam.max()``);
 the ``grad_cam`` of the C1W1 ``util.py`` resizes first and takes the ReLU
-after. ``util.cam`` follows the C3W3 given code, and so do this course's C3W3
+after. ``util.explain.gradcam`` follows the C3W3 given code, and so do this course's C3W3
 notebook and lecture 02 (ReLU in its section 7, up-sampling in section 8).
 With bilinear interpolation the two orders differ only next to the map's zero
 crossings (resizing first lets a negative cell pull the interpolated values of
@@ -65,7 +65,7 @@ Which layer. The functions that compute gradients (:func:`gradcam_model`,
 :func:`grad_cam`, :func:`grad_cams`) explain only a layer that the
 classification head reads without any further convolution in between:
 ``conv5_block16_concat`` for the course's DenseNet121, the CAM layer of the
-fundus CNN (``util.train_fundus.CAM_LAYER``). For any other existing layer they
+fundus CNN (``util.config.course.FUNDUS_CAM_LAYER``). For any other existing layer they
 raise a ValueError: Grad-CAM of an arbitrary layer is the C3W3 assignment's
 exercise, and the student library does not answer it.
 """
@@ -73,15 +73,14 @@ exercise, and the student library does not answer it.
 from __future__ import annotations
 
 import difflib
-import os
 import weakref
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
+from util.config.checks import check_int
+from util.config.course import CAM_LAYER
 
 __all__ = [
-    "DEFAULT_LAYER",
     "SCORES",
     "activations_and_gradients",
     "activations_and_scores",
@@ -91,7 +90,6 @@ __all__ = [
     "grad_cams",
     "gradcam_model",
     "normalize",
-    "plot_overlay",
     "postprocess",
     "predictions_and_raw_cams",
     "relu",
@@ -99,8 +97,6 @@ __all__ = [
     "weighted_sum",
 ]
 
-#: DenseNet121's last dense block output, the layer the course explains.
-DEFAULT_LAYER = "conv5_block16_concat"
 
 #: What a class score can be: the output layer's pre-activation, or the model's output itself.
 SCORES = ("logit", "output")
@@ -203,8 +199,8 @@ def _head_layer_name(model, graph):
             continue
         if id(out) in graph and len(out.shape) == 4 and not any(_is_convolution(op) for op in _ops_after(graph, out)):
             candidates.append(name)
-    if DEFAULT_LAYER in candidates:
-        return DEFAULT_LAYER
+    if CAM_LAYER in candidates:
+        return CAM_LAYER
     return candidates[-1] if candidates else None
 
 
@@ -235,7 +231,7 @@ def _check_head_layer(model, layer_name):
             head = _head_layer_name(model, graph)
             which = f"{head!r}" if head else "the output of its last convolution"
             message = (
-                f"util.cam explains only the layer the classification head reads, {which}: "
+                f"util.explain.gradcam explains only the layer the classification head reads, {which}: "
                 f"{layer_name!r} is followed by further convolutions (e.g. {convs[0].name!r}) before the output. "
                 f"Grad-CAM of other layers is the C3W3 exercise: write it with tf.GradientTape in your grad_cam."
             )
@@ -293,7 +289,7 @@ def _check_image(image):
     if len(shape) != 4 or shape[0] != 1 or shape[-1] != 3:
         raise ValueError(
             f"image must be one preprocessed image of shape (1, H, W, 3); got shape {shape}. "
-            f"Use util.images.load_image_normalize, or add a batch axis with image[None]."
+            f"Use util.data.images.load_image_normalize, or add a batch axis with image[None]."
         )
     return np.asarray(image, dtype=np.float32)
 
@@ -318,15 +314,13 @@ def _check_class_indices(model, class_indices):
 
 
 def _check_batch_size(batch_size):
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
-    return int(batch_size)
+    return check_int(batch_size, "batch_size", minimum=1, what="a batch size")
 
 
 # --------------------------------------------------------------------------- steps
 
 
-def gradcam_model(model, layer_name=DEFAULT_LAYER):
+def gradcam_model(model, layer_name=CAM_LAYER):
     """Return a model that outputs ``[layer activations, predictions]``.
 
     Parameters
@@ -380,7 +374,7 @@ def _features_model(model, layer_name):
     return cache[key], head
 
 
-def activations_and_scores(model, images, layer_name=DEFAULT_LAYER, score="logit"):
+def activations_and_scores(model, images, layer_name=CAM_LAYER, score="logit"):
     """Return a layer's activations and every class score, for use inside a ``tf.GradientTape``.
 
     Parameters
@@ -496,7 +490,7 @@ def _head_gradients(model, x, class_indices, layer_name, score, want_predictions
     return activations.numpy(), grads, None if predictions is None else np.asarray(predictions)
 
 
-def activations_and_gradients(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit"):
+def activations_and_gradients(model, image, class_index, layer_name=CAM_LAYER, score="logit"):
     """Return a layer's activations and the gradient of one class score with respect to them.
 
     Parameters
@@ -621,17 +615,17 @@ def _cam_from(acts, grads, H, W):
     return postprocess(weighted_sum(acts, channel_weights(grads)), H, W)
 
 
-def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit"):
+def grad_cam(model, image, class_index, layer_name=CAM_LAYER, score="logit"):
     """Return the Grad-CAM heat map of one class for one image.
 
     Parameters
     ----------
     model : keras.Model
-        E.g. ``util.models.load_C3M3_model()``.
+        E.g. ``util.models.densenet.load_C3M3_model()``.
     image : array-like of shape (1, H, W, 3)
         One image, preprocessed the way the model expects.
     class_index : int
-        Output to explain, an index into ``util.labels.LABELS``.
+        Output to explain, an index into ``util.config.course.LABELS``.
     layer_name : str, default ``"conv5_block16_concat"``
     score : {"logit", "output"}, default "logit"
         The class score differentiated: the logit (a map even for a
@@ -649,7 +643,7 @@ def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit")
     ValueError
         Image not of shape (1, H, W, 3); unknown layer (closest names
         listed); a layer followed by further convolutions before the output
-        (util.cam explains only the layer the classification head reads).
+        (util.explain.gradcam explains only the layer the classification head reads).
     IndexError
         ``class_index`` out of range (also a ValueError).
     """
@@ -660,7 +654,7 @@ def grad_cam(model, image, class_index, layer_name=DEFAULT_LAYER, score="logit")
     return _cam_from(acts[0], grads[0], x.shape[1], x.shape[2])
 
 
-def grad_cams(model, image, class_indices, layer_name=DEFAULT_LAYER, score="logit"):
+def grad_cams(model, image, class_indices, layer_name=CAM_LAYER, score="logit"):
     """Return Grad-CAM maps of several classes for one image, from one forward pass.
 
     Parameters
@@ -683,7 +677,7 @@ def grad_cams(model, image, class_indices, layer_name=DEFAULT_LAYER, score="logi
     return {k: postprocess(raw, x.shape[1], x.shape[2]) for k, raw in zip(dict.fromkeys(ks), maps[0])}
 
 
-def predictions_and_raw_cams(model, images, class_indices=None, layer_name=DEFAULT_LAYER, score="logit"):
+def predictions_and_raw_cams(model, images, class_indices=None, layer_name=CAM_LAYER, score="logit"):
     """Return the model's predictions and the Grad-CAM weighted sums, from one forward pass.
 
     The raw maps are step 4 of the pipeline (before the ReLU, at the layer's
@@ -717,7 +711,7 @@ def predictions_and_raw_cams(model, images, class_indices=None, layer_name=DEFAU
     return predictions, raw.reshape(len(x), len(ks), *acts.shape[1:3])
 
 
-def grad_cam_batch(model, images, class_indices=None, layer_name=DEFAULT_LAYER, score="logit", batch_size=8):
+def grad_cam_batch(model, images, class_indices=None, layer_name=CAM_LAYER, score="logit", batch_size=8):
     """Return the Grad-CAM maps of every requested class for every image of a batch.
 
     Parameters
@@ -753,55 +747,3 @@ def grad_cam_batch(model, images, class_indices=None, layer_name=DEFAULT_LAYER, 
     return out
 
 
-def plot_overlay(image, cam, ax=None, alpha=0.5, mask=None, title=None):
-    """Draw a heat map over its image (jet colormap), optionally outlining a lesion mask.
-
-    Parameters
-    ----------
-    image : array-like
-        ``(H, W)``, ``(H, W, 3)`` or ``(1, H, W, 3)``; any scale (it is
-        min-max scaled for display, so standardised inputs are fine).
-    cam : array-like of shape (H, W)
-        A map in [0, 1], e.g. from :func:`grad_cam`.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure is made when omitted.
-    alpha : float, default 0.5
-        Opacity of the heat map.
-    mask : array-like of bool, shape (H, W), optional
-        Ground-truth region, drawn as a white outline.
-    title : str, optional
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    import matplotlib.pyplot as plt
-
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim == 4:
-        if img.shape[0] != 1:
-            raise ValueError(f"plot_overlay draws one image; got a batch of {img.shape[0]}.")
-        img = img[0]
-    if img.ndim == 3:
-        img = img.mean(axis=-1)
-    if img.ndim != 2:
-        raise ValueError(f"image must be (H, W), (H, W, 3) or (1, H, W, 3); got shape {np.shape(image)}.")
-    c = np.asarray(cam, dtype=np.float32)
-    if c.shape != img.shape:
-        raise ValueError(f"cam has shape {c.shape} but the image is {img.shape}; resize the cam first.")
-    lo, hi = float(img.min()), float(img.max())
-    shown = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 5))
-    ax.imshow(shown, cmap="gray", vmin=0, vmax=1)
-    ax.imshow(c, cmap="jet", alpha=alpha, vmin=0, vmax=1)
-    if mask is not None:
-        m = np.asarray(mask)
-        if m.shape != img.shape:
-            raise ValueError(f"mask has shape {m.shape} but the image is {img.shape}.")
-        if m.any():
-            ax.contour(m.astype(np.float32), levels=[0.5], colors="white", linewidths=1.5)
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    return ax

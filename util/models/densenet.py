@@ -8,7 +8,7 @@ What is here
 ``load_C3M3_model``
     The architecture with the shipped weights
     ``data/models/densenet121_phantoms.weights.h5`` loaded (made by
-    ``make train``, i.e. ``python -m training.train``, outside this library).
+    ``make train``, i.e. ``python -m training.densenet``, outside this library).
 ``standardize``
     The input convention the shipped weights were trained with.
 ``predict_with_progress``
@@ -35,19 +35,15 @@ of the data set works.
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import numpy as np
 
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from util.paths import MODELS_DIR  # noqa: E402
+from util.config.checks import check_int
+from util.config.paths import MODELS_DIR
+from util.config.quiet import import_keras
 
 __all__ = [
-    "CAM_LAYER",
     "WEIGHTS_FILE",
     "batchnorm_layers",
     "build_densenet121",
@@ -57,9 +53,6 @@ __all__ = [
     "standardize",
     "weights_digest",
 ]
-
-#: The layer whose activations Grad-CAM uses: the last dense block's output.
-CAM_LAYER = "conv5_block16_concat"
 
 #: Where ``make train`` writes the course model's weights.
 WEIGHTS_FILE = MODELS_DIR / "densenet121_phantoms.weights.h5"
@@ -76,30 +69,13 @@ def weights_digest(path=None):
     return hashlib.sha256(Path(path if path is not None else WEIGHTS_FILE).read_bytes()).hexdigest()
 
 
-def _quiet_tensorflow():
-    """Import keras with TensorFlow's and absl's start-up chatter silenced."""
-    import logging
-
-    try:  # absl is a TensorFlow dependency; it logs to stderr before it is configured
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
-    except ImportError:  # pragma: no cover
-        pass
-    import keras
-    import tensorflow as tf
-
-    tf.get_logger().setLevel(logging.ERROR)
-    return keras
-
-
 def build_densenet121(n_labels=14):
     """Build DenseNet121 with a multi-label sigmoid head (random weights).
 
     Parameters
     ----------
     n_labels : int, default 14
-        Number of output units, one per finding (``util.labels.LABELS`` order).
+        Number of output units, one per finding (``util.config.course.LABELS`` order).
 
     Returns
     -------
@@ -120,9 +96,9 @@ def build_densenet121(n_labels=14):
     before both, so the heat maps are unaffected.
 
     Grad-CAM's layer is ``model.get_layer("conv5_block16_concat")``
-    (:data:`CAM_LAYER`), at 1/32 of the input resolution (10×10 at 320).
+    (:data:`util.config.course.CAM_LAYER`), at 1/32 of the input resolution (10×10 at 320).
     """
-    keras = _quiet_tensorflow()
+    keras = import_keras()
     if int(n_labels) != n_labels or n_labels < 1:
         raise ValueError(f"n_labels must be a positive integer; got {n_labels!r}.")
     base = keras.applications.DenseNet121(weights=None, include_top=False, input_shape=(None, None, 3))
@@ -141,7 +117,7 @@ def standardize(images, mean, std):
         Grey images are replicated to three channels.
     mean, std : float
         Dataset mean and standard deviation in the same scale (see
-        ``util.images.get_mean_std_per_batch``).
+        ``util.data.images.get_mean_std_per_batch``).
 
     Returns
     -------
@@ -223,7 +199,7 @@ def load_C3M3_model(weights_path=None):
         compiled (it is for inference: ``model(x, training=False)`` or
         ``model.predict``; call ``model.compile`` with your own loss to train
         it further). Feed it images standardised with a dataset mean and std
-        (see the module docstring); its outputs are in ``util.labels.LABELS``
+        (see the module docstring); its outputs are in ``util.config.course.LABELS``
         order.
 
     Raises
@@ -254,7 +230,7 @@ def predict_with_progress(model, batches, every=5, report=print):
     model : keras.Model
     batches : sequence
         Indexable, with ``len``; item ``i`` is a batch of images ``x`` or a pair
-        ``(x, y)`` (e.g. ``util.pipeline.ChestXrayBatches``), kept in order.
+        ``(x, y)`` (e.g. ``util.data.pipeline.ChestXrayBatches``), kept in order.
     every : int, default 5
         Report after every ``every`` batches, and after the last one.
     report : callable, default print
@@ -270,8 +246,7 @@ def predict_with_progress(model, batches, every=5, report=print):
     ValueError
         ``every`` is not a positive integer, or ``batches`` is empty.
     """
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"every must be a positive integer; got {every!r}.")
+    every = check_int(every, "every", minimum=1, what="batches between reports")
     n_batches = len(batches)
     if n_batches == 0:
         raise ValueError("batches is empty: there is nothing to predict.")

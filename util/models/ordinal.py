@@ -28,26 +28,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from util.config.checks import check_int
+
 __all__ = [
     "DECODE_METHODS",
+    "check_grades",
+    "check_n_grades",
     "decode_outputs",
     "encode_grades",
     "grade_output_index",
     "grade_probabilities",
-    "quadratic_weighted_kappa",
 ]
 
 #: The decoding rules :func:`decode_outputs` knows; the first is the default.
 DECODE_METHODS = ("leading", "count", "sum", "highest")
 
 
-def _check_n_grades(n_grades):
-    if isinstance(n_grades, (bool, np.bool_)) or not isinstance(n_grades, (int, np.integer)) or n_grades < 2:
-        raise ValueError(f"n_grades must be an int >= 2, got {n_grades!r}")
-    return int(n_grades)
+def check_n_grades(n_grades):
+    """Return ``n_grades`` as an int >= 2 (TypeError for a non-integer, ValueError below 2)."""
+    return check_int(n_grades, "n_grades", minimum=2, what="the number of grades")
 
 
-def _check_grades(grades, n_grades, name="grades"):
+def check_grades(grades, n_grades, name="grades"):
     """Validate grades (integers in [0, n_grades)) and return them as an int64 1-D array."""
     a = np.asarray(grades)
     if a.ndim == 0:
@@ -124,8 +126,8 @@ def encode_grades(grades, n_grades=5):
            [1., 1., 0., 0.],
            [1., 1., 1., 1.]], dtype=float32)
     """
-    n_grades = _check_n_grades(n_grades)
-    g = _check_grades(grades, n_grades)
+    n_grades = check_n_grades(n_grades)
+    g = check_grades(grades, n_grades)
     return (g[:, None] > np.arange(n_grades - 1)[None, :]).astype(np.float32)
 
 
@@ -239,8 +241,8 @@ def grade_output_index(grade, n_grades=5):
         For grade 0 (no output says "grade >= 0"; explain output 0, "grade >
         0", and read it as evidence *against* disease) and for invalid grades.
     """
-    n_grades = _check_n_grades(n_grades)
-    g = int(_check_grades([grade], n_grades, "grade")[0])
+    n_grades = check_n_grades(n_grades)
+    g = int(check_grades([grade], n_grades, "grade")[0])
     if g == 0:
         raise ValueError(
             "grade 0 has no output of its own: output j says 'grade > j'. For a grade-0 image, "
@@ -249,47 +251,3 @@ def grade_output_index(grade, n_grades=5):
     return g - 1
 
 
-def quadratic_weighted_kappa(y_true, y_pred, n_grades=5):
-    """Cohen's kappa with quadratic weights between two gradings.
-
-    ``kappa = 1 - sum(W * O) / sum(W * E)`` with ``W[i, j] = (i - j)**2 /
-    (K - 1)**2``, ``O`` the confusion matrix and ``E`` the outer product of
-    its marginals scaled to the same total. 1 is perfect agreement, 0 is
-    chance; it is symmetric in its two arguments. Same value as
-    ``sklearn.metrics.cohen_kappa_score(y_true, y_pred, weights="quadratic",
-    labels=range(n_grades))``. Without ``labels=``, scikit-learn weighs the
-    distance between the *positions* of the grades present, so when a grade
-    is missing from both gradings (say 2), grades 1 and 3 count as neighbours
-    and its kappa differs from this one.
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like of int, shape (n,)
-        Grades in ``0 .. n_grades - 1``.
-    n_grades : int, default 5
-
-    Returns
-    -------
-    float
-        ``nan`` when it is undefined (both gradings give one and the same
-        grade to every image, so that ``sum(W * E) == 0``).
-
-    Raises
-    ------
-    ValueError
-        Invalid grades, or ``y_true`` and ``y_pred`` of different lengths or empty.
-    """
-    n_grades = _check_n_grades(n_grades)
-    t = _check_grades(y_true, n_grades, "y_true")
-    p = _check_grades(y_pred, n_grades, "y_pred")
-    if t.shape != p.shape or t.size == 0:
-        raise ValueError(f"y_true and y_pred must be non-empty and of equal length; got {t.size} and {p.size}")
-    o = np.zeros((n_grades, n_grades))
-    np.add.at(o, (t, p), 1.0)
-    e = np.outer(o.sum(axis=1), o.sum(axis=0)) / o.sum()
-    i = np.arange(n_grades)
-    w = (i[:, None] - i[None, :]) ** 2 / (n_grades - 1) ** 2
-    denom = (w * e).sum()
-    if denom == 0:
-        return float("nan")
-    return float(1.0 - (w * o).sum() / denom)

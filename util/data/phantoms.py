@@ -28,8 +28,24 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from util._raster import _check_seed, _grid, _rng, _smooth_noise, _smoothstep, _window
-from util.labels import LABELS
+from util.config.course import LABELS
+from util.config.checks import check_int, check_seed
+from util.data.raster import pixel_grid, seeded_rng, smooth_noise, smoothstep, square_window
+
+__all__ = [
+    "CM",
+    "CO_OCCURRENCE",
+    "FIELD_OF_VIEW_CM",
+    "MIN_SIZE",
+    "PREVALENCE",
+    "PatientAnatomy",
+    "Phantom",
+    "SAMPLING_ORDER",
+    "cardiothoracic_ratio",
+    "draw_findings",
+    "generate_phantom",
+    "render_phantom",
+]
 
 #: Prevalence of each finding, close to the course's training set.
 PREVALENCE = {
@@ -108,7 +124,7 @@ def draw_findings(rng):
     Returns
     -------
     list of str
-        Labels present, in :data:`util.labels.LABELS` order (possibly empty).
+        Labels present, in :data:`util.config.course.LABELS` order (possibly empty).
     """
     present = set()
     for label in SAMPLING_ORDER:
@@ -158,7 +174,7 @@ class PatientAnatomy:
     @classmethod
     def from_seed(cls, seed):
         """Draw a patient's anatomy from ``seed`` (int >= 0)."""
-        rng = _rng(_check_seed(seed, "patient seed"), _PATIENT)
+        rng = seeded_rng(check_seed(seed, "patient seed"), _PATIENT)
         n = rng.normal
         u = rng.uniform
         return cls(
@@ -201,7 +217,7 @@ class Phantom:
         ``left_lung`` (the patient's; visible lung fields), ``lungs``,
         ``heart`` and ``mediastinum``.
     findings : list of str
-        Findings present, in :data:`util.labels.LABELS` order.
+        Findings present, in :data:`util.config.course.LABELS` order.
     patient : PatientAnatomy
     """
 
@@ -241,10 +257,10 @@ def _sample_inside(rng, region, radius, tries=80):
     idx = np.flatnonzero(region)
     if idx.size == 0:
         return None
-    x, y = _grid(size)
+    x, y = pixel_grid(size)
     for _ in range(tries):
         cx, cy = _point(idx[int(rng.integers(idx.size))], size)
-        sl = _window(size, cx, cy, radius)
+        sl = square_window(size, cx, cy, radius)
         xs, ys = _sub(x, y, sl)
         disc = (xs - cx) ** 2 + (ys - cy) ** 2 < radius * radius
         if region[sl][disc].all():
@@ -364,20 +380,16 @@ def render_phantom(seed, size=320, findings=None, patient=None):
     ValueError
         On a negative or non-integer seed, ``size`` < 64, or an unknown label.
     """
-    seed = _check_seed(seed)
-    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
-        raise ValueError(f"size must be an int >= {MIN_SIZE}, got {size!r}")
-    size = int(size)
-    if size < MIN_SIZE:
-        raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
+    seed = check_seed(seed)
+    size = check_int(size, "size", minimum=MIN_SIZE, what="the image side in pixels")
     if findings is None:
-        findings = draw_findings(_rng(seed, _FINDINGS))
+        findings = draw_findings(seeded_rng(seed, _FINDINGS))
     else:
         findings = _check_findings(findings)
     if patient is None:
         patient = PatientAnatomy.from_seed(seed)
     elif not isinstance(patient, PatientAnatomy):
-        patient = PatientAnatomy.from_seed(_check_seed(patient, "patient"))
+        patient = PatientAnatomy.from_seed(check_seed(patient, "patient"))
     return _render(seed, size, findings, patient)
 
 
@@ -425,8 +437,8 @@ def cardiothoracic_ratio(heart, thorax):
 
 
 def _render(seed, size, findings, p):
-    x, y = _grid(size)
-    jr = _rng(seed, _JITTER)
+    x, y = pixel_grid(size)
+    jr = seeded_rng(seed, _JITTER)
     jitter = {
         "dx": jr.normal(0, 0.008),
         "dy": jr.normal(0, 0.008),
@@ -434,7 +446,7 @@ def _render(seed, size, findings, p):
         "inspiration": jr.normal(0, 0.01),
         "exposure": 1.0 + jr.normal(0, 0.04),
     }
-    rng_f = {label: _rng(seed, _FINDING0 + LABELS.index(label)) for label in findings}
+    rng_f = {label: seeded_rng(seed, _FINDING0 + LABELS.index(label)) for label in findings}
     g = _Geometry(p, jitter, findings, rng_f)
 
     # ---- anatomy masks
@@ -462,7 +474,7 @@ def _render(seed, size, findings, p):
     lung_f = lungs.astype(np.float64)
     depth = ndimage.uniform_filter(lung_f, size=max(3, int(0.06 * size) | 1), mode="constant")
     emphysema = "Emphysema" in findings
-    lower = (0.9 + 0.1 * _smoothstep((g.base_r - yc) / (0.5 * g.height)))[:, None]  # soft tissue over the bases
+    lower = (0.9 + 0.1 * smoothstep((g.base_r - yc) / (0.5 * g.height)))[:, None]  # soft tissue over the bases
     lucency = (0.36 if emphysema else 0.30) * (0.5 + 0.5 * depth) * lower
     dens -= lucency * lung_f
     dens += 0.04 * heart + 0.02 * mediast
@@ -474,14 +486,14 @@ def _render(seed, size, findings, p):
     if p.gastric_bubble > 0:
         r = p.gastric_bubble * g.scale
         gx, gy = g.cx + 0.5 * g.hw, g.base_l + g.dome * 0.5 + 0.7 * r + 0.02
-        sl = _window(size, gx, gy, 1.3 * r)
+        sl = square_window(size, gx, gy, 1.3 * r)
         xs, ys = _sub(x, y, sl)
         q = ((xs - gx) / (1.3 * r)) ** 2 + ((ys - gy) / r) ** 2
         dens[sl] -= 0.08 * ((q < 1) & (ys < gy + 0.3 * r))
 
     # bones and vessel markings are smooth: draw them at half resolution
     half = max(size // 2, MIN_SIZE // 2)
-    hx, hy = _grid(half)
+    hx, hy = pixel_grid(half)
     dens += _resize_linear(p.bone * _bones(hx, hy, g, half), size)
     marking_scale = p.markings * (0.5 if emphysema else 1.0)
     marks = _resize_linear(marking_scale * _markings(p, g, hx, hy, half), size)
@@ -506,7 +518,7 @@ def _render(seed, size, findings, p):
     k = 2.6 / (p.exposure * jitter["exposure"])
     img = 1.0 - np.exp(-k * np.clip(dens, 0.0, None))
     img = 255.0 * img ** p.gamma
-    noise = _rng(seed, _NOISE).standard_normal((size, size))
+    noise = seeded_rng(seed, _NOISE).standard_normal((size, size))
     img += p.noise * (0.4 + 0.6 / 255.0 * img) * noise
     image = np.clip(np.round(img), 0, 255).astype(np.uint8)
 
@@ -530,28 +542,28 @@ def _bones(x, y, g, size):
     # spine: vertebral bodies with darker disc spaces (separable)
     spine_w = 0.032 * s
     prof = np.sqrt(np.clip(1.0 - (d / spine_w) ** 2, 0.0, 1.0))
-    vert = 0.8 + 0.2 * _smoothstep((np.cos(2 * np.pi * (yc - g.apex) / (0.075 * s)) + 0.6) / 0.4)
+    vert = 0.8 + 0.2 * smoothstep((np.cos(2 * np.pi * (yc - g.apex) / (0.075 * s)) + 0.6) / 0.4)
     out = 0.15 * vert[:, None] * prof[None, :]
     # posterior ribs: arcs rising slightly from the spine, then falling laterally
     arc = g.hw * (-0.1 * dn + 0.5 * dn * dn)
     k = (y - arc[None, :] - (g.apex - 0.035)) / (0.062 * s)
     k *= 1.0 - 0.012 * k  # ribs a little wider apart lower down
-    rib = _smoothstep((np.cos(2 * np.pi * k) - 0.2) / 0.5)
-    zx = _smoothstep((d - 0.7 * spine_w) / (0.03 * s)) * _smoothstep((1.05 * g.hw - d) / (0.03 * s))
-    zx *= 1.0 - 0.4 * _smoothstep((dn - 0.5) / 0.5)
-    zy = _smoothstep((yc - g.apex + 0.06) / 0.04) * (1.0 - 0.75 * _smoothstep((yc - g.base_r + 0.02) / 0.08))
+    rib = smoothstep((np.cos(2 * np.pi * k) - 0.2) / 0.5)
+    zx = smoothstep((d - 0.7 * spine_w) / (0.03 * s)) * smoothstep((1.05 * g.hw - d) / (0.03 * s))
+    zx *= 1.0 - 0.4 * smoothstep((dn - 0.5) / 0.5)
+    zy = smoothstep((yc - g.apex + 0.06) / 0.04) * (1.0 - 0.75 * smoothstep((yc - g.base_r + 0.02) / 0.08))
     out += 0.055 * rib * (zy[:, None] * zx[None, :])
     # anterior ribs: fainter, sloping down towards the midline
     ka = (y + 0.45 * d[None, :] - (g.apex + 0.05)) / (0.07 * s)
-    ant = _smoothstep((np.cos(2 * np.pi * ka) - 0.5) / 0.4)
-    zxa = _smoothstep((d - 0.15) / 0.05) * _smoothstep((g.hw - d) / 0.03)
-    zya = _smoothstep((yc - g.apex) / 0.04) * (1.0 - _smoothstep((yc - g.apex - 0.35) / 0.1))
+    ant = smoothstep((np.cos(2 * np.pi * ka) - 0.5) / 0.4)
+    zxa = smoothstep((d - 0.15) / 0.05) * smoothstep((g.hw - d) / 0.03)
+    zya = smoothstep((yc - g.apex) / 0.04) * (1.0 - smoothstep((yc - g.apex - 0.35) / 0.1))
     out += 0.025 * ant * (zya[:, None] * zxa[None, :])
     # clavicles: from the sternal ends out to the shoulders, rising slightly
     for side in (-1, 1):
         x0, y0 = g.cx + side * 0.03 * s, g.apex + 0.035 * s
         x1, y1 = g.cx + side * 0.33 * s, g.apex - 0.01 * s
-        sl = _window(size, 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.2 * s)
+        sl = square_window(size, 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.2 * s)
         xs, ys = _sub(x, y, sl)
         vx, vy = x1 - x0, y1 - y0
         tt = np.clip(((xs - x0) * vx + (ys - y0) * vy) / (vx * vx + vy * vy), 0.0, 1.0)
@@ -569,7 +581,7 @@ def _markings(p, g, x, y, size):
     ang = np.linspace(-np.pi, np.pi, nb, endpoint=False)
     for side in (-1, 1):
         hx, hy = g.hilum[side]
-        sl = _window(size, hx, hy, 0.38)
+        sl = square_window(size, hx, hy, 0.38)
         xs, ys = _sub(x, y, sl)
         dx, dy = xs - hx, ys - hy
         r = np.sqrt(dx * dx + dy * dy)
@@ -581,7 +593,7 @@ def _markings(p, g, x, y, size):
             lut += rng.uniform(0.5, 1.0) * np.exp(-0.5 * (dd / w) ** 2)
         idx = ((theta * (nb / (2 * np.pi))).astype(np.int64) + nb // 2) % nb
         out[sl] += (0.08 * np.minimum(lut, 1.2))[idx] * np.exp(-r * (1 / 0.12)) + 0.05 * np.exp(-r * r * (0.5 / 0.035**2))
-    out += 0.015 * _smooth_noise(rng, (size, size), 0.025 * size)
+    out += 0.015 * smooth_noise(rng, (size, size), 0.025 * size)
     return out
 
 
@@ -596,7 +608,7 @@ def _side(rng, p_right=0.5):
 def _blob(ctx, cx, cy, radius, allowed, lobulation=0.0, phases=(0.0, 0.0)):
     """Mask and sphere-like profile of a (lobulated) disc, both full-size."""
     x, y, size = ctx["x"], ctx["y"], ctx["size"]
-    sl = _window(size, cx, cy, radius * (1 + 2 * lobulation) + 2.0 / size)
+    sl = square_window(size, cx, cy, radius * (1 + 2 * lobulation) + 2.0 / size)
     xs, ys = _sub(x, y, sl)
     dx, dy = xs - cx, ys - cy
     rad = radius
@@ -642,7 +654,7 @@ def _draw_effusion(rng, ctx):
         men = level + rng.uniform(0.09, 0.14) * np.clip((g.hw - d) / (0.8 * g.hw), 0.0, 1.0) ** 2
         region = ctx["lung"][s] & (y > men)
         mask |= region
-        dens += (0.32 * region) * (0.55 + 0.45 * _smoothstep((y - men) / 0.04))
+        dens += (0.32 * region) * (0.55 + 0.45 * smoothstep((y - men) / 0.04))
     return mask, dens, mask
 
 
@@ -673,8 +685,8 @@ def _draw_edema(rng, ctx):
         rx, ry = rng.uniform(0.12, 0.16), rng.uniform(0.13, 0.17)
         q = np.sqrt(((x - bx) / rx) ** 2 + ((y - by) / ry) ** 2)
         mask |= (q < 1.0) & lungs
-        soft += _smoothstep((1.2 - q) / 0.55)
-    tex = 0.85 + 0.2 * np.clip(_smooth_noise(rng, lungs.shape, 0.03 * size), -1.0, 1.0)
+        soft += smoothstep((1.2 - q) / 0.55)
+    tex = 0.85 + 0.2 * np.clip(smooth_noise(rng, lungs.shape, 0.03 * size), -1.0, 1.0)
     return mask, 0.17 * soft * tex * lungs, None
 
 
@@ -688,7 +700,7 @@ def _draw_hernia(rng, ctx):
     hx, _ = g.heart_center
     cx = hx + rng.uniform(-0.05, -0.01)
     cy = g.heart_bottom - 1.15 * rad
-    sl = _window(size, cx, cy, 1.2 * rad + 2.0 / size)
+    sl = square_window(size, cx, cy, 1.2 * rad + 2.0 / size)
     xs, ys = _sub(x, y, sl)
     q = ((xs - cx) ** 2 + (ys - cy) ** 2) / rad ** 2
     disc = q < 1.0
@@ -716,11 +728,11 @@ def _zone(rng, ctx, rx_range, ry_range, lower_bias=0.0):
 def _draw_infiltration(rng, ctx):
     x, y, size = ctx["x"], ctx["y"], ctx["size"]
     s, cx, cy, rx, ry = _zone(rng, ctx, (0.07, 0.11), (0.07, 0.11), lower_bias=0.5)
-    sl = _window(size, cx, cy, 1.3 * max(rx, ry))
+    sl = square_window(size, cx, cy, 1.3 * max(rx, ry))
     xs, ys = _sub(x, y, sl)
     q = np.sqrt(((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2)
-    n = _smooth_noise(rng, q.shape, 0.025 * size)
-    patchy = _smoothstep((n + 0.5) / 1.2) * _smoothstep((1.15 - q) / 0.45)
+    n = smooth_noise(rng, q.shape, 0.025 * size)
+    patchy = smoothstep((n + 0.5) / 1.2) * smoothstep((1.15 - q) / 0.45)
     lung = ctx["lung"][s][sl]
     mask = np.zeros(ctx["lungs"].shape, dtype=bool)
     mask[sl] = (q < 1.0) & lung
@@ -732,16 +744,16 @@ def _draw_infiltration(rng, ctx):
 def _draw_pneumonia(rng, ctx):
     x, y, size = ctx["x"], ctx["y"], ctx["size"]
     s, cx, cy, rx, ry = _zone(rng, ctx, (0.08, 0.12), (0.07, 0.11), lower_bias=0.7)
-    sl = _window(size, cx, cy, 1.4 * max(rx, ry))
+    sl = square_window(size, cx, cy, 1.4 * max(rx, ry))
     xs, ys = _sub(x, y, sl)
     shape = (sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
-    q = np.sqrt(((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2) + 0.2 * _smooth_noise(rng, shape, 0.035 * size)
-    fine = 0.85 + 0.15 * np.clip(_smooth_noise(rng, shape, 0.012 * size), -1.0, 1.0)
+    q = np.sqrt(((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2) + 0.2 * smooth_noise(rng, shape, 0.035 * size)
+    fine = 0.85 + 0.15 * np.clip(smooth_noise(rng, shape, 0.012 * size), -1.0, 1.0)
     lung = ctx["lung"][s][sl]
     mask = np.zeros(ctx["lungs"].shape, dtype=bool)
     mask[sl] = (q < 1.0) & lung
     dens = np.zeros(mask.shape)
-    dens[sl] = ndimage.gaussian_filter(0.27 * _smoothstep((1.25 - q) / 0.5) * fine, 0.005 * size, truncate=2.5) * lung
+    dens[sl] = ndimage.gaussian_filter(0.27 * smoothstep((1.25 - q) / 0.5) * fine, 0.005 * size, truncate=2.5) * lung
     return mask, dens, None
 
 
@@ -766,11 +778,11 @@ def _draw_consolidation(rng, ctx):
     mask = region & (q < 1.0)
     if not mask.any():
         mask = region.copy()
-    dens = 0.36 * _smoothstep((1.15 - q) / 0.3) * region
+    dens = 0.36 * smoothstep((1.15 - q) / 0.3) * region
     # air bronchograms: dark tubes pointing away from the hilum
     if rng.random() < 0.7:
         base_ang = np.arctan2(fc[1] - hy, fc[0] - hx)
-        sl = _window(size, fc[0], fc[1], 0.07)
+        sl = square_window(size, fc[0], fc[1], 0.07)
         xs, ys = _sub(x, y, sl)
         for ang in base_ang + rng.uniform(-0.5, 0.5, 3):
             vx, vy = 0.1 * np.cos(ang), 0.1 * np.sin(ang)
@@ -778,7 +790,7 @@ def _draw_consolidation(rng, ctx):
             t = np.clip(((xs - x0) * vx + (ys - y0) * vy) / (vx * vx + vy * vy), 0.0, 1.0)
             dist = np.sqrt((xs - x0 - t * vx) ** 2 + (ys - y0 - t * vy) ** 2)
             w = 0.005 * (1.3 - t) + 1.0 / size
-            dens[sl] -= 0.09 * _smoothstep((w - dist) / w) * mask[sl]
+            dens[sl] -= 0.09 * smoothstep((w - dist) / w) * mask[sl]
     return mask, dens, mask
 
 
@@ -791,7 +803,7 @@ def _draw_atelectasis(rng, ctx):
     rx, ry = rng.uniform(0.07, 0.12), rng.uniform(0.011, 0.018)
     ang = rng.uniform(-0.35, 0.35)
     c, sn = np.cos(ang), np.sin(ang)
-    sl = _window(size, cx, cy, 1.2 * rx)
+    sl = square_window(size, cx, cy, 1.2 * rx)
     xs, ys = _sub(x, y, sl)
     u = (xs - cx) * c + (ys - cy) * sn
     v = (ys - cy) * c - (xs - cx) * sn
@@ -799,7 +811,7 @@ def _draw_atelectasis(rng, ctx):
     mask = np.zeros(lung.shape, dtype=bool)
     mask[sl] = (q < 1.0) & lung[sl]
     dens = np.zeros(lung.shape)
-    dens[sl] = 0.26 * _smoothstep((1.15 - q) / 0.35) * lung[sl]
+    dens[sl] = 0.26 * smoothstep((1.15 - q) / 0.35) * lung[sl]
     return mask, dens, None
 
 
@@ -820,7 +832,7 @@ def _draw_pleural_thickening(rng, ctx):
         band = lung & ~inner
     # Denser than the chest wall and lumpy (plaque-like): a uniform band of soft-tissue
     # density only looks like a smaller lung, which no model can tell from anatomy.
-    lumps = 0.85 + 0.3 * np.clip(_smooth_noise(rng, band.shape, 0.03 * ctx["size"]), -1.0, 1.0)
+    lumps = 0.85 + 0.3 * np.clip(smooth_noise(rng, band.shape, 0.03 * ctx["size"]), -1.0, 1.0)
     return band, 0.36 * lumps * band, None
 
 
@@ -830,8 +842,8 @@ def _draw_fibrosis(rng, ctx):
     zone = lungs & (y > g.apex + 0.45 * g.height) & (np.abs(x - g.cx) > 0.45 * g.hw)
     # reticulation: the zero lines of two smooth noises form a net
     cell = 0.024 * size
-    n1 = np.abs(_smooth_noise(rng, lungs.shape, cell))
-    n2 = np.abs(_smooth_noise(rng, lungs.shape, cell))
+    n1 = np.abs(smooth_noise(rng, lungs.shape, cell))
+    n2 = np.abs(smooth_noise(rng, lungs.shape, cell))
     net = np.clip(1.0 - np.minimum(n1, n2) * (1 / 0.22), 0.0, 1.0)
     soft = ndimage.uniform_filter(zone.astype(np.float64), size=max(3, int(0.03 * size) | 1))
     return zone, 0.12 * net * soft * lungs, None

@@ -16,7 +16,7 @@ Conventions
 * **Sex**: ``1.0`` = male, ``2.0`` = female (NHANES coding, stored as floats).
 * **Race**: ``1.0`` = white, ``2.0`` = black, ``3.0`` = other.
 * **Risk direction**: :func:`true_risk` and ``rf.predict_proba(X)[:, 1]`` are probabilities
-  of death, so **higher means higher risk** -- pass them to :func:`util.metrics.cindex` as they are.
+  of death, so **higher means higher risk** -- pass them to :func:`util.metrics.concordance.cindex` as they are.
 * All feature columns are ``float64``; columns NHANES records as integers hold whole numbers.
 
 Units (as in NHANES I / shap)
@@ -90,14 +90,13 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
-import numbers
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from util import paths
+from util.config import paths
+from util.config.checks import check_int, check_number, check_seed
 
 __all__ = [
     "COLUMNS",
@@ -186,26 +185,12 @@ _LOSS_TO_FOLLOW_UP = 0.04
 # validation helpers
 # --------------------------------------------------------------------------------------------
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"n must be a positive integer (number of people); got {n!r}.")
-    if n <= 0:
-        raise ValueError(f"n must be a positive integer (number of people); got {n}.")
-    return int(n)
+    return check_int(n, "n", minimum=1, what="the number of people")
 
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
-    return int(seed)
 
 
 def _check_years(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number of years; got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive, finite number of years; got {value!r}.")
-    return value
+    return check_number(value, name, positive=True, what="years")
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,7 +318,7 @@ def generate_cohort(n: int, seed: int = COHORT_SEED, *, horizon: float = 10.0, r
         ``horizon`` not a positive number.
     """
     n = _check_n(n)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     horizon = _check_years(horizon, "horizon")
     X, time_to_death, _ = _simulate(n, seed)
     y = pd.Series(time_to_death < horizon, index=X.index, name="y")
@@ -362,7 +347,7 @@ def generate_nhanes_raw(n: int = COHORT_SIZE, seed: int = COHORT_SEED):
         minus the censored follow-up time.
     """
     n = _check_n(n)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     X, time_to_death, rng = _simulate(n, seed)
     censor = rng.uniform(*_ADMIN_CENSOR_YEARS, n)
     lost = rng.random(n) < _LOSS_TO_FOLLOW_UP
@@ -562,7 +547,7 @@ def load_mortality_cohort(threshold: float = 10, seed: int = COHORT_SEED):
     ``threshold`` years are dropped (their status at ``threshold`` is unknown); the label is
     ``time < threshold``; then ``train_test_split(test_size=0.25, random_state=10)``.
 
-    Data source: when :func:`util.paths.using_real_data` is true, ``$MEDXAI_DATA_DIR/nhanes/``
+    Data source: when :func:`util.config.paths.using_real_data` is true, ``$MEDXAI_DATA_DIR/nhanes/``
     ``NHANESI_X.csv`` (first column = row index, dropped) and ``NHANESI_y.csv`` (column ``y``)
     are read -- they must exist.  Otherwise the generated cohort
     (:func:`generate_nhanes_raw` with :data:`COHORT_SIZE` people and ``seed``) is used:
@@ -591,7 +576,7 @@ def load_mortality_cohort(threshold: float = 10, seed: int = COHORT_SEED):
         Real-data mode and a file is missing (the message names it).
     """
     threshold = _check_years(threshold, "threshold")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if paths.using_real_data():
         X, y = _read_real()
     else:
@@ -655,5 +640,5 @@ def load_mortality_rf(threshold: float = 10, seed: int = COHORT_SEED):
     As :func:`load_mortality_cohort`.
     """
     threshold = _check_years(threshold, "threshold")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     return copy.deepcopy(_fit_rf(threshold, seed, _source_key()))

@@ -19,7 +19,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-DEFAULT_SEED = 1  # seed of the normalisation sample; fixed so outputs reproduce
+from util.config.course import NORMALIZATION_SEED
+
+__all__ = [
+    "get_mean_std_per_batch",
+    "load_image",
+    "load_image_normalize",
+    "read_image",
+]
+
 
 
 def read_image(path, H=320, W=320):
@@ -90,7 +98,7 @@ def _to_rgb_8bit_scale(img, path):
     )
 
 
-def get_mean_std_per_batch(image_dir, df, H=320, W=320, sample_size=100, seed=DEFAULT_SEED):
+def get_mean_std_per_batch(image_dir, df, H=320, W=320, sample_size=100, seed=NORMALIZATION_SEED):
     """Mean and standard deviation of pixel values over a sample of images.
 
     Parameters

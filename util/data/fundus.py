@@ -62,7 +62,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from util._raster import _check_seed, _grid, _rng, _smooth_noise, _smoothstep, _window
+from util.config.checks import check_int, check_number, check_seed
+from util.data.raster import pixel_grid, seeded_rng, smooth_noise, smoothstep, square_window
 
 __all__ = [
     "DEFINING_LESIONS",
@@ -129,11 +130,7 @@ def _check_grade(grade):
 
 
 def _check_size(size):
-    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)):
-        raise ValueError(f"size must be an int >= {MIN_SIZE}, got {size!r}")
-    if size < MIN_SIZE:
-        raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
-    return int(size)
+    return check_int(size, "size", minimum=MIN_SIZE, what="the image side in pixels")
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -192,7 +189,7 @@ class EyeAnatomy:
     @classmethod
     def from_seed(cls, seed):
         """Draw an eye from ``seed`` (int >= 0)."""
-        rng = _rng(_check_seed(seed), _EYE)
+        rng = seeded_rng(check_seed(seed), _EYE)
         u, n = rng.uniform, rng.normal
         return cls(
             eye="OD" if rng.random() < 0.5 else "OS",
@@ -320,7 +317,7 @@ def _grow(rng, paths, start, heading, target, w, length, kind, trunk, eye, depth
 
 def _vessel_tree(eye):
     """The normal vessel tree: four arcades of one vein and one artery each (right-eye coordinates)."""
-    rng = _rng(eye.vessel_seed, _VESSELS)
+    rng = seeded_rng(eye.vessel_seed, _VESSELS)
     R = eye.fov_r
     dx, dy = eye.disc
     paths = []
@@ -387,7 +384,7 @@ def _line_coverage(xy, w, size, inside, labels=None, n_labels=1):
         ok = np.isfinite(d)
         j = np.where(ok, j, 0)
         wj = w[j] * size  # half-width in pixels
-        c = np.where(ok, _smoothstep((wj - d * size) + 0.5) * np.minimum(2.0 * wj, 1.0), 0.0)
+        c = np.where(ok, smoothstep((wj - d * size) + 0.5) * np.minimum(2.0 * wj, 1.0), 0.0)
         if labels is None:
             cov[0, rows, cols] = c.max(axis=1)
         else:
@@ -402,7 +399,7 @@ def _line_coverage(xy, w, size, inside, labels=None, n_labels=1):
 
 def _counts(seed, grade):
     """Lesion counts of ``seed`` at ``grade``: monotone in the grade for a fixed seed."""
-    u = _rng(seed, _COUNTS).uniform(size=10)
+    u = seeded_rng(seed, _COUNTS).uniform(size=10)
     g = grade
     ma = [0, 3 + int(u[0] * 5), 7 + int(u[0] * 9), 12 + int(u[0] * 12), 14 + int(u[0] * 12)][g]
     # haemorrhages per quadrant (superotemporal, inferotemporal, superonasal, inferonasal)
@@ -447,7 +444,7 @@ def _blob(x, y, size, cx, cy, radius, lobulation=0.0, phases=(0.0, 0.0), edge=0.
     [0, 1] and the mask (``q < 1``, plus the centre pixel, so that a lesion
     always marks at least one pixel) over that window.
     """
-    sl = _window(size, cx, cy, radius * max(aspect, 1.0) * (1 + 2 * lobulation) + 2.0 / size)
+    sl = square_window(size, cx, cy, radius * max(aspect, 1.0) * (1 + 2 * lobulation) + 2.0 / size)
     xs, ys = x[:, sl[1]], y[sl[0], :]
     dx, dy = xs - cx, ys - cy
     if angle or aspect != 1.0:
@@ -459,7 +456,7 @@ def _blob(x, y, size, cx, cy, radius, lobulation=0.0, phases=(0.0, 0.0), edge=0.
         rad = radius * (1 + lobulation * (0.6 * np.cos(3 * a + phases[0]) + 0.4 * np.cos(5 * a + phases[1])))
     q = np.sqrt(dx * dx + dy * dy) / rad
     e = max(edge, 1.0 / (size * radius))  # the edge is at least a pixel wide whatever the size
-    alpha = _smoothstep((1.0 + 0.5 * e - q) / e)
+    alpha = smoothstep((1.0 + 0.5 * e - q) / e)
     mask = q < 1.0
     i = min(max(int(cy * size), 0), size - 1) - sl[0].start
     j = min(max(int(cx * size), 0), size - 1) - sl[1].start
@@ -479,7 +476,7 @@ def _microaneurysms(seed, n, eye, x, y, size):
     alpha, mask = np.zeros((size, size)), np.zeros((size, size), dtype=bool)
     R = eye.fov_r
     for i in range(n):
-        rng = _rng(seed, _MA, i)
+        rng = seeded_rng(seed, _MA, i)
         px, py = _posterior_point(rng, eye, 0.12, 0.75)
         _stamp(alpha, mask, _blob(x, y, size, px, py, rng.uniform(0.016, 0.024) * R, edge=0.35), 0.95)
     return alpha, mask
@@ -494,7 +491,7 @@ def _haemorrhages(seed, per_quadrant, eye, x, y, size):
     for q, n in enumerate(per_quadrant):
         lo, hi = _QUADRANTS[q]
         for i in range(n):
-            rng = _rng(seed, _HAEM, q, i)
+            rng = seeded_rng(seed, _HAEM, q, i)
             blot = rng.random() < 0.45
             r = (rng.uniform(0.04, 0.065) if blot else rng.uniform(0.024, 0.038)) * R
             px, py = _posterior_point(rng, eye, 0.15, 0.85, lo, hi, clearance=r)
@@ -508,7 +505,7 @@ def _hard_exudates(seed, n_clusters, eye, x, y, size):
     R = eye.fov_r
     specks = 0
     for i in range(n_clusters):
-        rng = _rng(seed, _EXUDATE, i)
+        rng = seeded_rng(seed, _EXUDATE, i)
         cx, cy = _posterior_point(rng, eye, 0.18, 0.5, clearance=0.12 * R)
         ring = rng.random() < 0.5  # circinate ring around a leaking microaneurysm
         rr = rng.uniform(0.06, 0.1) * R
@@ -542,7 +539,7 @@ def _cotton_wool(seed, n, eye, paths, x, y, size):
     alpha, mask = np.zeros((size, size)), np.zeros((size, size), dtype=bool)
     R = eye.fov_r
     for i in range(n):
-        rng = _rng(seed, _CWS, i)
+        rng = seeded_rng(seed, _CWS, i)
         (px, py), ang = _trunk_point(rng, paths, (0, 1, 4, 5), 0.25, 0.95, eye)  # temporal arcades
         off = rng.choice((-1.0, 1.0)) * rng.uniform(0.02, 0.07) * R
         px, py = px - off * math.sin(ang), py + off * math.cos(ang)
@@ -552,15 +549,15 @@ def _cotton_wool(seed, n, eye, paths, x, y, size):
             py = eye.fov_cy + (py - eye.fov_cy) * 0.82 * R / d
         r = rng.uniform(0.045, 0.065) * R
         aspect = rng.uniform(1.2, 1.7)
-        sl = _window(size, px, py, 2.2 * r * aspect)
+        sl = square_window(size, px, py, 2.2 * r * aspect)
         xs, ys = x[:, sl[1]], y[sl[0], :]
         c, s = math.cos(ang), math.sin(ang)
         u = ((xs - px) * c + (ys - py) * s) / (r * aspect)
         v = ((ys - py) * c - (xs - px) * s) / r
         shape = (sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
-        q = np.sqrt(u * u + v * v) + 0.25 * _smooth_noise(rng, shape, max(1.5, 0.5 * r * size))
+        q = np.sqrt(u * u + v * v) + 0.25 * smooth_noise(rng, shape, max(1.5, 0.5 * r * size))
         a = np.zeros((size, size))
-        a[sl] = 0.8 * _smoothstep((1.15 - q) / 0.55)  # fluffy, feathered edge
+        a[sl] = 0.8 * smoothstep((1.15 - q) / 0.55)  # fluffy, feathered edge
         np.maximum(alpha, a, out=alpha)
         mask[sl] |= q < 1.0
         mask[int(np.clip(py * size, 0, size - 1)), int(np.clip(px * size, 0, size - 1))] = True
@@ -591,7 +588,7 @@ def _new_vessel_paths(seed, counts, eye, paths):
 
     n_fronds = 0
     if counts["nvd"]:
-        rng = _rng(seed, _NVD)
+        rng = seeded_rng(seed, _NVD)
         dx, dy = eye.disc
         for _ in range(int(rng.integers(8, 14))):
             a, r = rng.uniform(0, 2 * np.pi), eye.disc_r * R * math.sqrt(rng.uniform(0, 0.8))
@@ -599,7 +596,7 @@ def _new_vessel_paths(seed, counts, eye, paths):
                   rng.uniform(0.010, 0.013) * R)
             n_fronds += 1
     for i in range(counts["nve"]):
-        rng = _rng(seed, _NVE, i)
+        rng = seeded_rng(seed, _NVE, i)
         (px, py), _ = _trunk_point(rng, paths, (0, 1, 4, 5), 0.35, 1.0, eye)
         for _ in range(int(rng.integers(8, 13))):
             frond(rng, (px + rng.normal(0, 0.015 * R), py + rng.normal(0, 0.015 * R)), int(rng.integers(8, 15)),
@@ -610,7 +607,7 @@ def _new_vessel_paths(seed, counts, eye, paths):
 
 def _preretinal(seed, eye, paths, x, y, size):
     """A boat-shaped preretinal haemorrhage: flat upper border (blood level), rounded below."""
-    rng = _rng(seed, _PRERETINAL)
+    rng = seeded_rng(seed, _PRERETINAL)
     R = eye.fov_r
     (px, py), _ = _trunk_point(rng, paths, (0, 1), 0.3, 0.8, eye)
     d = math.hypot(px - eye.fov_cx, py - eye.fov_cy)
@@ -621,7 +618,7 @@ def _preretinal(seed, eye, paths, x, y, size):
     level = py - rng.uniform(0.2, 0.45) * r
     alpha, mask = np.zeros((size, size)), np.zeros((size, size), dtype=bool)
     _stamp(alpha, mask, _blob(x, y, size, px, py, r, lobulation=0.05, phases=rng.uniform(0, 6.3, 2), edge=0.12, aspect=1.3))
-    top = _smoothstep((y - level) * size + 0.5)
+    top = smoothstep((y - level) * size + 0.5)
     return 0.95 * alpha * top, mask & (y >= level)
 
 
@@ -651,12 +648,12 @@ def render_fundus(seed, grade, size=128):
     ValueError
         On a negative or non-integer seed, a grade outside 0-4, or ``size`` < 64.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     grade = _check_grade(grade)
     size = _check_size(size)
     eye = EyeAnatomy.from_seed(seed)
     counts = _counts(seed, grade)
-    x, y = _grid(size)
+    x, y = pixel_grid(size)
     R = eye.fov_r
     r_fov = np.sqrt((x - eye.fov_cx) ** 2 + (y - eye.fov_cy) ** 2)
     fov_alpha = np.clip((R - r_fov) * size + 0.5, 0.0, 1.0)
@@ -668,8 +665,8 @@ def render_fundus(seed, grade, size=128):
     # ---- background: orange-red fundus, choroidal texture, macula
     light, dark = np.array([0.86, 0.42, 0.17]), np.array([0.56, 0.23, 0.10])
     base = light + (dark - light) * eye.pigment
-    tex_rng = _rng(seed, _TEXTURE)
-    tex = 1.0 + 0.045 * _smooth_noise(tex_rng, (size, size), 0.04 * size) + 0.02 * _smooth_noise(tex_rng, (size, size), 0.012 * size)
+    tex_rng = seeded_rng(seed, _TEXTURE)
+    tex = 1.0 + 0.045 * smooth_noise(tex_rng, (size, size), 0.04 * size) + 0.02 * smooth_noise(tex_rng, (size, size), 0.012 * size)
     img = base[None, None, :] * tex[..., None]
     rf = np.sqrt((x - fx) ** 2 + (y - fy) ** 2) / R
     mac = eye.macula_dark * np.exp(-0.5 * (rf / 0.2) ** 2) + 0.15 * np.exp(-0.5 * (rf / 0.05) ** 2)
@@ -679,9 +676,9 @@ def render_fundus(seed, grade, size=128):
 
     # ---- optic disc: yellowish rim, paler cup, slightly taller than wide
     rd = np.sqrt(((x - dx) / (eye.disc_r * R)) ** 2 + ((y - dy) / (1.08 * eye.disc_r * R)) ** 2)
-    disc_alpha = _smoothstep((1.08 - rd) / 0.2)
+    disc_alpha = smoothstep((1.08 - rd) / 0.2)
     _over(img, 0.95 * disc_alpha, (0.98, 0.80, 0.50))
-    cup_alpha = _smoothstep((eye.cup + 0.1 - rd) / 0.25)
+    cup_alpha = smoothstep((eye.cup + 0.1 - rd) / 0.25)
     _over(img, 0.9 * cup_alpha, (1.0, 0.94, 0.76))
 
     # ---- lesions under the vessels
@@ -701,7 +698,7 @@ def render_fundus(seed, grade, size=128):
     beaded = np.zeros(len(vw), dtype=bool)
     n_beaded = 0
     if counts["venous_beading"]:
-        brng = _rng(seed, _VESSELS, 1)
+        brng = seeded_rng(seed, _VESSELS, 1)
         chosen = (0, 1) if brng.random() < 0.6 else (0, 1, 2)  # beading in at least two quadrants
         beaded = np.isin(trunks, chosen) & (kinds == "vein") & (vs > 0.25 * R) & (vs < 1.1 * R) & (vw > 0.008 * R)
         period = 0.09 * R
@@ -735,7 +732,7 @@ def render_fundus(seed, grade, size=128):
     img *= np.clip(illum, 0.05, None)[..., None]
     img = ndimage.gaussian_filter(img, sigma=(0.0035 * size, 0.0035 * size, 0.0), mode="nearest", truncate=3.0)
     img *= fov_alpha[..., None]
-    noise = _rng(seed, _NOISE).standard_normal((size, size, 3))
+    noise = seeded_rng(seed, _NOISE).standard_normal((size, size, 3))
     img += eye.noise * noise * fov_alpha[..., None]
     # contrast curve and quantisation in one look-up (4096 levels in, 256 out): v -> 255 v**gamma
     levels = np.clip(np.round(img * 4095.0), 0, 4095).astype(np.int64)
@@ -985,9 +982,7 @@ def draw_circle(image, radius=1.0, fill=0):
            [0, 9, 9, 9, 0]], dtype=uint8)
     """
     a = _check_image_2d_or_rgb(image)
-    if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(radius) or radius <= 0:
-        raise ValueError(f"radius must be a positive number (a fraction of half the shorter side); got {radius!r}")
+    radius = check_number(radius, "radius", positive=True, what="a fraction of half the shorter side")
     h, w = a.shape[:2]
     rows, cols = np.ogrid[:h, :w]
     outside = (rows - (h - 1) / 2.0) ** 2 + (cols - (w - 1) / 2.0) ** 2 > (float(radius) * min(h, w) / 2.0) ** 2
@@ -1045,9 +1040,7 @@ def subtract_local_average(image, sigmaX=None, weight=4.0, offset=128.0):
     a = _check_image_2d_or_rgb(image)
     h, w = a.shape[:2]
     sigma = min(h, w) / 60.0 if sigmaX is None else sigmaX
-    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigmaX must be a positive number of pixels; got {sigmaX!r}")
+    sigma = check_number(sigma, "sigmaX", positive=True, what="pixels")
     x = a.astype(np.float64)
     sigmas = (float(sigma), float(sigma)) + ((0.0,) if a.ndim == 3 else ())
     blurred = ndimage.gaussian_filter(x, sigma=sigmas, mode="mirror", truncate=4.0)
@@ -1063,7 +1056,7 @@ def subtract_local_average(image, sigmaX=None, weight=4.0, offset=128.0):
 def set_seeds(n_per_grade, seed=0):
     """Image seeds of :func:`make_fundus_set` (grade-major order), all below 2**40."""
     n = len(GRADES) * int(n_per_grade)
-    return _rng(_check_seed(seed), _SET).integers(0, 2**40, size=n)
+    return seeded_rng(check_seed(seed), _SET).integers(0, 2**40, size=n)
 
 
 def make_fundus_set(n_per_grade, seed=0, size=128, crop=False):
@@ -1075,7 +1068,7 @@ def make_fundus_set(n_per_grade, seed=0, size=128, crop=False):
         Images per grade (>= 1).
     seed : int, default 0
         Seed of the set; image ``i`` has its own seed drawn from it (below
-        2**40, a range that ``util.train_fundus`` never trains on).
+        2**40, a range that ``training.fundus`` never trains on).
     size : int, default 128
     crop : bool, default False
         Apply :func:`circular_crop` (resized back to ``size``) to images and masks.
@@ -1090,8 +1083,7 @@ def make_fundus_set(n_per_grade, seed=0, size=128, crop=False):
     masks : dict of str to numpy.ndarray
         ``bool`` (n, size, size) per key of :func:`generate_fundus`'s masks.
     """
-    if isinstance(n_per_grade, (bool, np.bool_)) or not isinstance(n_per_grade, (int, np.integer)) or n_per_grade < 1:
-        raise ValueError(f"n_per_grade must be an int >= 1, got {n_per_grade!r}")
+    n_per_grade = check_int(n_per_grade, "n_per_grade", minimum=1, what="images per grade")
     size = _check_size(size)
     seeds = set_seeds(n_per_grade, seed)
     grades = np.repeat(np.asarray(GRADES, dtype=np.int64), int(n_per_grade))

@@ -27,16 +27,13 @@ label matrix in the data frame's order (``compute_class_freqs`` and
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from util.images import get_mean_std_per_batch, read_image  # noqa: E402
+from util.config.checks import check_int
+from util.data.images import get_mean_std_per_batch, read_image
 
 __all__ = ["ChestXrayBatches", "get_test_and_valid_generator", "get_train_generator"]
 
@@ -132,8 +129,7 @@ class ChestXrayBatches(keras.utils.PyDataset):
 
 
 def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    return check_int(batch_size, "batch_size", minimum=1, what="a batch size")
 
 
 def _check_frame(df, x_col, y_cols, image_dir, what):
@@ -216,7 +212,7 @@ def get_test_and_valid_generator(valid_df, test_df, train_df, image_dir, x_col, 
         that predictions line up with ``.labels``.
     train_df : pandas.DataFrame
         The training images; ``sample_size`` of them, drawn with ``seed``, give
-        the mean and standard deviation (:func:`util.images.get_mean_std_per_batch`).
+        the mean and standard deviation (:func:`util.data.images.get_mean_std_per_batch`).
     image_dir : str or pathlib.Path
         Folder holding all the images.
     x_col : str

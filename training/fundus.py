@@ -1,36 +1,36 @@
-"""A small CNN that grades diabetic retinopathy on fundus phantoms, with an ordinal head.
+"""Train the fundus CNN (:mod:`util.models.fundus_cnn`) and write its model card (maintainers).
 
 Usage
 -----
 ::
 
-    python -m util.train_fundus [--size 128] [--steps 300] [--batch-size 32] [--seed 0]
-                                [--lr 3e-3] [--recalibrate-batches 16] [--eval-n 500]
-                                [--out data/models/fundus_cnn.weights.h5] [--card PATH]
+    python -m training.fundus [--size 128] [--steps 300] [--batch-size 32] [--seed 0]
+                            [--lr 3e-3] [--recalibrate-batches 16] [--eval-n 500]
+                            [--out data/models/fundus_cnn.weights.h5] [--card PATH]
 
 What it does
 ------------
-1. **Model** (:func:`build_fundus_cnn`): a functional Keras model, input RGB
+1. **Model** (:func:`util.models.fundus_cnn.build_fundus_cnn`): a functional Keras model, input RGB
    in the 0-255 scale of any size (the course uses 128x128 after
-   :func:`util.fundus.circular_crop`), ``Rescaling(1/255)``, four
+   :func:`util.data.fundus.circular_crop`), ``Rescaling(1/255)``, four
    Conv-BatchNorm-ReLU blocks with 2x2 max pooling (``block1`` ... ``block4``),
    a last Conv-BatchNorm-ReLU block whose output is the layer ``"last_conv"``
-   (:data:`CAM_LAYER`, 16x16 at 128 px, the layer Grad-CAM explains), global
+   (:data:`util.config.course.FUNDUS_CAM_LAYER`, 16x16 at 128 px, the layer Grad-CAM explains), global
    average pooling and ``Dense(4, sigmoid)`` named ``"ordinal"``: output ``j``
-   estimates P(grade > j) (:mod:`util.ordinal`).
-2. **Data.** Every batch is new phantoms from :func:`util.fundus.generate_fundus`
-   with balanced grades, cropped with :func:`util.fundus.circular_crop`; no
+   estimates P(grade > j) (:mod:`util.models.ordinal`).
+2. **Data.** Every batch is new phantoms from :func:`util.data.fundus.generate_fundus`
+   with balanced grades, cropped with :func:`util.data.fundus.circular_crop`; no
    image is seen twice. Image seeds are drawn from
    ``numpy.random.SeedSequence([seed, 1])`` in ``[2**40, 2**41)``
    (:data:`TRAIN_SEED_LO`, :data:`TRAIN_SEED_HI`), disjoint from
-   :func:`util.fundus.make_fundus_set`'s seeds (below 2**40) and from the
+   :func:`util.data.fundus.make_fundus_set`'s seeds (below 2**40) and from the
    held-out evaluation seeds ``2**42 + i`` (:data:`EVAL_SEED_BASE`).
 3. **Loss**: binary cross-entropy on the cumulative targets of
-   :func:`util.ordinal.encode_grades`; Adam with a cosine-decayed learning rate.
+   :func:`util.models.ordinal.encode_grades`; Adam with a cosine-decayed learning rate.
 4. **BatchNorm.** The moving statistics of a network trained for a few hundred
    steps lag behind its weights; after training they are replaced by their
    average over ``--recalibrate-batches`` fresh batches ("precise BN",
-   :func:`util.models.recalibrate_batchnorm`), so that inference mode
+   :func:`util.models.densenet.recalibrate_batchnorm`), so that inference mode
    (``model(x, training=False)``) predicts as well as training mode.
 5. **Evaluation** on ``--eval-n`` held-out phantoms (image ``i``: seed
    ``2**42 + i``, grade ``i % 5``) in inference mode, before and after the
@@ -44,192 +44,45 @@ the same arguments give the same weights up to floating-point reduction order.
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import numpy as np
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from util.fundus import GRADE_NAMES, GRADES, circular_crop, generate_fundus  # noqa: E402
-from util.ordinal import decode_outputs, encode_grades, quadratic_weighted_kappa  # noqa: E402
-from util.paths import MODELS_DIR  # noqa: E402
-from util.paths import REPO_ROOT as _REPO  # noqa: E402
+from util.config.course import EVAL_SEED_BASE, FUNDUS_CAM_LAYER, TRAIN_SEED_HI, TRAIN_SEED_LO
+from util.config.paths import MODELS_DIR
+from util.config.paths import REPO_ROOT as _REPO
+from util.config.quiet import import_keras
+from util.data.fundus import GRADE_NAMES, GRADES, generate_fundus
+from util.metrics.agreement import confusion_matrix, quadratic_weighted_kappa
+from util.models.fundus_cnn import N_GRADES, WEIGHTS_FILE, build_fundus_cnn, fundus_inputs, predict_grades
+from util.models.ordinal import encode_grades
 
 __all__ = [
-    "CAM_LAYER",
     "CARD_FILE",
-    "EVAL_SEED_BASE",
-    "WEIGHTS_FILE",
-    "build_fundus_cnn",
     "evaluate_fundus_model",
-    "fundus_inputs",
-    "grad_cam_for_grade",
-    "load_fundus_model",
     "make_fundus_batch",
-    "predict_grades",
+    "model_card",
     "train",
 ]
 
-#: Where ``python -m util.train_fundus`` writes the weights by default.
-WEIGHTS_FILE = MODELS_DIR / "fundus_cnn.weights.h5"
 #: The model card written beside them.
 CARD_FILE = MODELS_DIR / "FUNDUS_MODEL_CARD.md"
-#: The layer Grad-CAM explains: the last Conv-BN-ReLU block's output.
-CAM_LAYER = "last_conv"
 #: The command that trains the shipped weights (recorded in the model card).
-TRAIN_COMMAND = "python -m util.train_fundus"
+TRAIN_COMMAND = "python -m training.fundus"
 
-TRAIN_SEED_LO = 2**40
-TRAIN_SEED_HI = 2**41
-#: Held-out image i has seed EVAL_SEED_BASE + i and grade i % 5.
-EVAL_SEED_BASE = 2**42
 _STREAM_TRAIN, _STREAM_RECAL = 1, 2
-N_GRADES = len(GRADES)
-
-
-def _quiet_keras():
-    """Import keras with TensorFlow's and absl's start-up chatter silenced."""
-    import logging
-
-    try:
-        from absl import logging as absl_logging
-
-        absl_logging.set_verbosity(absl_logging.ERROR)
-    except ImportError:  # pragma: no cover
-        pass
-    import keras
-    import tensorflow as tf
-
-    tf.get_logger().setLevel(logging.ERROR)
-    return keras
 
 
 # --------------------------------------------------------------------------- model
 
 
-def build_fundus_cnn(filters=(16, 32, 48, 64), last_filters=96, n_grades=N_GRADES):
-    """Build the small retinopathy CNN with an ordinal head (random weights).
-
-    Parameters
-    ----------
-    filters : tuple of int, default (16, 32, 48, 64)
-        Filters of the Conv-BN-ReLU blocks ``block1`` ... ``blockN``.
-        ``block1`` is a 5x5 convolution with stride 2 (half resolution at
-        once: cheap, and a 5x5 window still sees a one-pixel microaneurysm);
-        the others are 3x3, and blocks 2 to N-1 are followed by 2x2 max pooling.
-    last_filters : int, default 96
-        Filters of the last 3x3 block, whose ReLU output is the layer
-        ``"last_conv"`` (:data:`CAM_LAYER`): 16x16 for a 128x128 input with
-        the default four blocks.
-    n_grades : int, default 5
-        Grades on the scale; the head has ``n_grades - 1`` sigmoid outputs.
-
-    Returns
-    -------
-    keras.Model
-        Named ``"fundus_cnn"``. Input: RGB images in the 0-255 scale, shape
-        (batch, H, W, 3); H and W multiples of 8 keep the pooling exact (the
-        course uses 128x128 crops from :func:`fundus_inputs`). Output:
-        (batch, n_grades - 1), output ``j`` estimates P(grade > j); decode with
-        :func:`util.ordinal.decode_outputs`. Layer names: ``rescale``,
-        ``block{i}_conv``, ``block{i}_bn``, ``block{i}_relu``, ``block{i}_pool``,
-        ``last_conv_conv``, ``last_conv_bn``, ``last_conv``, ``avg_pool``,
-        ``ordinal``.
-    """
-    keras = _quiet_keras()
-    layers = keras.layers
-    if len(filters) < 2:
-        raise ValueError(f"filters must list at least two blocks; got {filters!r}")
-    inp = keras.Input(shape=(None, None, 3), name="image")
-    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inp)
-    for i, f in enumerate(filters, start=1):
-        kernel, stride = (5, 2) if i == 1 else (3, 1)
-        x = layers.Conv2D(int(f), kernel, strides=stride, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"block{i}_bn")(x)
-        x = layers.ReLU(name=f"block{i}_relu")(x)
-        if 1 < i < len(filters):
-            x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
-    x = layers.Conv2D(int(last_filters), 3, padding="same", use_bias=False, name="last_conv_conv")(x)
-    x = layers.BatchNormalization(name="last_conv_bn")(x)
-    x = layers.ReLU(name=CAM_LAYER)(x)
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    out = layers.Dense(int(n_grades) - 1, activation="sigmoid", name="ordinal")(x)
-    return keras.Model(inp, out, name="fundus_cnn")
-
-
-def load_fundus_model(weights_path=None):
-    """Load the course's trained retinopathy CNN.
-
-    Parameters
-    ----------
-    weights_path : str or path-like, optional
-        A ``.weights.h5`` file saved from :func:`build_fundus_cnn`'s model;
-        default :data:`WEIGHTS_FILE` (``data/models/fundus_cnn.weights.h5``).
-
-    Returns
-    -------
-    keras.Model
-        :func:`build_fundus_cnn` with the weights loaded (not compiled; call
-        it in inference mode, ``model(x, training=False)`` or
-        :func:`predict_grades`). Feed it :func:`fundus_inputs`.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the weights file does not exist; the message says how to make it.
-    """
-    path = Path(weights_path) if weights_path is not None else WEIGHTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"Fundus model weights not found: {path}. Train them with `{TRAIN_COMMAND}` "
-            f"(about 10 minutes on a laptop CPU; see data/models/FUNDUS_MODEL_CARD.md for the exact command), "
-            f"or pass weights_path= to a .weights.h5 file."
-        )
-    import warnings
-
-    _quiet_keras()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = build_fundus_cnn()
-        model.load_weights(str(path))
-    return model
-
-
 # --------------------------------------------------------------------------- data
-
-
-def fundus_inputs(images, crop=True):
-    """Turn fundus images into the model's input.
-
-    Parameters
-    ----------
-    images : array-like, (H, W, 3) or (n, H, W, 3)
-        RGB in the 0-255 scale (``uint8`` from :func:`util.fundus.generate_fundus`).
-    crop : bool, default True
-        Apply :func:`util.fundus.circular_crop` (resized back to H x W) first,
-        as in training.
-
-    Returns
-    -------
-    numpy.ndarray of float32, shape (n, H, W, 3), still in the 0-255 scale
-    (the model rescales).
-    """
-    a = np.asarray(images)
-    if a.ndim == 3:
-        a = a[None]
-    if a.ndim != 4 or a.shape[-1] != 3:
-        raise ValueError(f"images must have shape (H, W, 3) or (n, H, W, 3); got {np.asarray(images).shape}")
-    if crop:
-        a = np.stack([circular_crop(img) for img in a]) if len(a) else a
-    return a.astype(np.float32)
 
 
 def make_fundus_batch(seeds, grades, size=128):
@@ -240,7 +93,7 @@ def make_fundus_batch(seeds, grades, size=128):
     x : float32 (n, size, size, 3)
         Cropped images (:func:`fundus_inputs`).
     y : float32 (n, 4)
-        :func:`util.ordinal.encode_grades` of ``grades``.
+        :func:`util.models.ordinal.encode_grades` of ``grades``.
     """
     images = np.stack([generate_fundus(int(s), int(g), size=size)[0] for s, g in zip(seeds, grades)])
     return fundus_inputs(images), encode_grades(np.asarray(grades), N_GRADES)
@@ -260,34 +113,6 @@ def eval_seeds_and_grades(n, start=0):
 
 
 # --------------------------------------------------------------------------- evaluation
-
-
-def predict_grades(model, x, batch_size=64, threshold=0.5):
-    """Inference-mode outputs and decoded grades.
-
-    Parameters
-    ----------
-    model : keras.Model
-    x : float32 (n, H, W, 3)
-        Model inputs (:func:`fundus_inputs`).
-
-    Returns
-    -------
-    probs : float32 (n, 4)
-        ``model(x, training=False)``.
-    grades : int64 (n,)
-        :func:`util.ordinal.decode_outputs` (leading outputs above ``threshold``).
-    """
-    out = [np.asarray(model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
-    probs = np.concatenate(out) if out else np.zeros((0, N_GRADES - 1), np.float32)
-    return probs, decode_outputs(probs, threshold=threshold) if len(probs) else np.zeros(0, np.int64)
-
-
-def confusion_matrix(y_true, y_pred, n_grades=N_GRADES):
-    """Counts (n_grades, n_grades): rows = true grade, columns = predicted grade."""
-    m = np.zeros((n_grades, n_grades), dtype=np.int64)
-    np.add.at(m, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
-    return m
 
 
 def _metrics(y_true, y_pred, probs):
@@ -330,46 +155,6 @@ def evaluate_fundus_model(model, n=500, size=128, start=0, x=None):
     return out
 
 
-def grad_cam_for_grade(model, x, grade=None, layer_name=CAM_LAYER):
-    """Grad-CAM of the output that decides a grade, for one image.
-
-    The ordinal head has no output per grade: output ``j`` says "grade > j".
-    For a predicted grade ``k >= 1`` the output that decided it is ``k - 1``
-    ("grade >= k", the highest output above 0.5), so that is the one
-    explained (:func:`util.ordinal.grade_output_index`). For grade 0, output 0
-    ("grade > 0") is explained: what would speak for any retinopathy.
-
-    Parameters
-    ----------
-    model : keras.Model
-        E.g. :func:`load_fundus_model`.
-    x : float32 array (1, H, W, 3)
-        One model input (:func:`fundus_inputs`).
-    grade : int, optional
-        The grade to explain; default the predicted grade.
-    layer_name : str, default ``"last_conv"``
-
-    Returns
-    -------
-    cam : numpy.ndarray of float32, shape (H, W)
-        :func:`util.cam.grad_cam`, in [0, 1].
-    grade : int
-        The grade explained.
-    output_index : int
-        The output explained.
-    """
-    from util.cam import grad_cam
-    from util.ordinal import grade_output_index
-
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 4 or x.shape[0] != 1:
-        raise ValueError(f"x must be one model input of shape (1, H, W, 3); got {x.shape}")
-    if grade is None:
-        grade = int(predict_grades(model, x)[1][0])
-    index = 0 if grade == 0 else grade_output_index(grade, N_GRADES)
-    return grad_cam(model, x, index, layer_name=layer_name), int(grade), index
-
-
 # --------------------------------------------------------------------------- training
 
 
@@ -409,10 +194,10 @@ def train(
         ``model``.
     """
     t_total = time.perf_counter()
-    keras = _quiet_keras()
+    keras = import_keras()
     import tensorflow as tf
 
-    from util.models import recalibrate_batchnorm
+    from util.models.densenet import recalibrate_batchnorm
 
     if steps < 0 or batch_size < 1 or size < 64 or recalibrate_batches < 0 or eval_n < 0:
         raise ValueError("steps, recalibrate_batches and eval_n must be >= 0, batch_size >= 1 and size >= 64.")
@@ -549,19 +334,19 @@ def model_card(model, result, *, size, steps, batch_size, seed, lr, recalibrate_
     lines = [
         "# Model card: fundus_cnn (retinopathy grades on fundus phantoms)",
         "",
-        f"Written by `{TRAIN_COMMAND}` (`util/train_fundus.py`); do not edit by hand.",
+        f"Written by `{TRAIN_COMMAND}` (`training/fundus.py`); do not edit by hand.",
         "",
         "## Model",
         "",
         f"- Small CNN, {n_params:,} parameters, weights `{out.name}` ({out.stat().st_size / 1e6:.2f} MB, float32).",
         "- Input: RGB fundus image in the 0-255 scale, cropped to its field of view with",
-        "  `util.fundus.circular_crop` and resized back to 128x128 (`util.train_fundus.fundus_inputs`).",
+        "  `util.data.fundus.circular_crop` and resized back to 128x128 (`util.models.fundus_cnn.fundus_inputs`).",
         "- `Rescaling(1/255)`, a Conv5x5/stride 2-BatchNorm-ReLU block (16 filters), three Conv3x3-BatchNorm-ReLU",
         "  blocks (32, 48, 64 filters; 2x2 max pooling after the first two), a last Conv3x3-BatchNorm-ReLU block",
-        f"  (96 filters) whose output is the layer `{CAM_LAYER}` (16x16 at 128 px: the layer for Grad-CAM),",
+        f"  (96 filters) whose output is the layer `{FUNDUS_CAM_LAYER}` (16x16 at 128 px: the layer for Grad-CAM),",
         "  global average pooling, `Dense(4, sigmoid)` named `ordinal`.",
         "- Ordinal head: output j estimates P(grade > j); grade = number of leading outputs above 0.5",
-        "  (`util.ordinal.decode_outputs`). Grade k's target is `util.ordinal.encode_grades`: k ones, then zeros.",
+        "  (`util.models.ordinal.decode_outputs`). Grade k's target is `util.models.ordinal.encode_grades`: k ones, then zeros.",
         "",
         "## Training",
         "",
@@ -602,7 +387,7 @@ def model_card(model, result, *, size, steps, batch_size, seed, lr, recalibrate_
     lines += [
         "## Limits",
         "",
-        "- Trained and evaluated on **synthetic** fundus phantoms (`util.fundus`), whose lesions are drawn",
+        "- Trained and evaluated on **synthetic** fundus phantoms (`util.data.fundus`), whose lesions are drawn",
         "  larger and with more contrast than in photographs. It is a teaching model for Grad-CAM on an",
         "  ordinal task, **not a clinical model**: it has never seen a real fundus photograph and must not",
         "  be used to grade one.",

@@ -5,8 +5,8 @@ compares on every ``make test``; the nbgrader source notebooks in ``source/``
 are committed with outputs too. After a change that alters what they show (new
 course weights, a new util function), re-execute them::
 
-    python -m util.notebooks                       # every notebooks/*.ipynb (= make notebooks)
-    python -m util.notebooks notebooks/01_*.ipynb  # some of them
+    python -m training.notebooks                       # every notebooks/*.ipynb (= make notebooks)
+    python -m training.notebooks notebooks/01_*.ipynb  # some of them
 
 A notebook is executed in its own folder with inline figures, like JupyterLab
 does. Nothing is written when a cell fails or writes to stderr: the error names
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from util.paths import REPO_ROOT
+from util.config.paths import REPO_ROOT
 
 __all__ = ["LECTURE_DIR", "execute_notebook", "lecture_notebooks"]
 
@@ -104,7 +104,7 @@ def execute_notebook(path, timeout=900):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m util.notebooks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.notebooks", description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="*", type=Path,
                         help="notebooks to execute (default: every notebooks/*.ipynb)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed for one cell (default 900)")

@@ -4,7 +4,7 @@ Usage
 -----
 ::
 
-    python -m training.train [--size 256] [--steps 400] [--batch-size 16] [--seed 0]
+    python -m training.densenet [--size 256] [--steps 400] [--batch-size 16] [--seed 0]
                          [--lr 1e-3] [--lr-final LR] [--floor 0.15] [--init WEIGHTS]
                          [--recalibrate-batches 24] [--recalibrate-size 320]
                          [--eval-n 128] [--log-every 10]
@@ -12,18 +12,18 @@ Usage
 
 What it does
 ------------
-1. **Data.** Every batch is new phantoms from :func:`util.phantoms.generate_phantom`
+1. **Data.** Every batch is new phantoms from :func:`util.data.phantoms.generate_phantom`
    (no image is seen twice). Image seeds are drawn from
    ``numpy.random.SeedSequence([seed, 1])`` in ``[TRAIN_SEED_LO, TRAIN_SEED_HI)``
    = ``[2**40, 2**41)``, a range disjoint from the data set's seeds and from
    the held-out evaluation seeds (``training.evaluate.EVAL_SEED_BASE`` = 2**42 + i).
    Rare labels are over-sampled: each image is forced to contain each
    finding independently with probability ``max(PREVALENCE[label], floor)``.
-2. **Pre-processing** is the inference convention (:func:`util.models.standardize`):
+2. **Pre-processing** is the inference convention (:func:`util.models.densenet.standardize`):
    ``(image - mean) / std`` with one dataset-wide mean and std in the 0-255
    scale, measured here on a fixed sample of 100 phantoms drawn at prevalence
    (seeds ``2**41 + i``, :data:`STATS_SEEDS`; what
-   ``util.images.get_mean_std_per_batch`` measures on the data set).
+   ``util.data.images.get_mean_std_per_batch`` measures on the data set).
    Both are jittered by up to ±5 % per image while training, so the mean/std
    a notebook measures on its own sample works as well.
 3. **Loss and optimiser.** :func:`training.losses.get_weighted_loss` with balanced
@@ -53,29 +53,22 @@ Training at 320 costs about twice as much per step as at 224, so the
 recommended recipe trains most steps at a smaller size and finishes at 320
 with ``--init``::
 
-    python -m training.train --size 224 --steps N1 --out /tmp/stage1.weights.h5 --recalibrate-batches 0 --eval-n 0
-    python -m training.train --size 320 --steps N2 --init /tmp/stage1.weights.h5 --lr 3e-4
+    python -m training.densenet --size 224 --steps N1 --out /tmp/stage1.weights.h5 --recalibrate-batches 0 --eval-n 0
+    python -m training.densenet --size 320 --steps N2 --init /tmp/stage1.weights.h5 --lr 3e-4
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import sys
+import time
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import numpy as np
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from util.config.course import LABELS, TRAIN_SEED_HI, TRAIN_SEED_LO
+from util.models.densenet import recalibrate_batchnorm
 
-import numpy as np  # noqa: E402
-
-from util.labels import LABELS  # noqa: E402
-from util.models import batchnorm_layers, recalibrate_batchnorm  # noqa: E402,F401  ("precise BN", shared with util.train_fundus)
-
-TRAIN_SEED_LO = 2**40
-TRAIN_SEED_HI = 2**41
 #: Seed stream keys under the run's seed.
 _STREAM_TRAIN, _STREAM_RECAL, _STREAM_EVAL, _STREAM_STATS, _STREAM_JITTER = 1, 2, 3, 4, 5
 #: Fixed sample the normalisation statistics are measured on (independent of --seed).
@@ -88,7 +81,7 @@ MEAN_STD_JITTER = 0.05
 
 def sampling_rates(floor):
     """Per-label probability that a training image contains the finding: ``max(p, floor)``."""
-    from util.phantoms import PREVALENCE
+    from util.data.phantoms import PREVALENCE
 
     if not 0.0 <= floor < 1.0:
         raise ValueError(f"floor must be in [0, 1); got {floor}.")
@@ -97,7 +90,7 @@ def sampling_rates(floor):
 
 def phantom_mean_std(size, seeds=STATS_SEEDS):
     """Mean and std (0-255 scale) of phantoms drawn at prevalence, over every pixel of the sample."""
-    from util.phantoms import generate_phantom
+    from util.data.phantoms import generate_phantom
 
     total, total_sq, n = 0.0, 0.0, 0
     for s in seeds:
@@ -132,8 +125,8 @@ def make_batch(rng, size, batch_size, mean, std, rates=None, jitter=0.0):
     y : float32 (batch_size, 14)
     masks : list of dict label -> bool mask
     """
-    from util.models import standardize
-    from util.phantoms import generate_phantom
+    from util.data.phantoms import generate_phantom
+    from util.models.densenet import standardize
 
     xs, ys, masks = [], [], []
     for _ in range(batch_size):
@@ -237,8 +230,8 @@ def train(
     import keras
     import tensorflow as tf
 
+    from util.models.densenet import WEIGHTS_FILE, build_densenet121
     from training.losses import get_weighted_loss
-    from util.models import WEIGHTS_FILE, build_densenet121
 
     if steps < 0 or batch_size < 1 or size < 64 or recalibrate_batches < 0 or eval_n < 0:
         raise ValueError("steps, recalibrate_batches and eval_n must be >= 0, batch_size >= 1 and size >= 64.")
@@ -322,7 +315,7 @@ def train(
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m training.train",
+        prog="python -m training.densenet",
         description="Train DenseNet121 on fresh chest X-ray phantoms, recalibrate BatchNorm, save .weights.h5.",
     )
     parser.add_argument("--size", type=int, default=256, help="training image size in pixels (default 256)")

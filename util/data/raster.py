@@ -1,6 +1,6 @@
 """Float64 raster primitives shared by the phantom generators.
 
-:mod:`util.phantoms` (chest X-rays) and :mod:`util.fundus` (retinal fundus
+:mod:`util.data.phantoms` (chest X-rays) and :mod:`util.data.fundus` (retinal fundus
 images) draw with these. Everything is float64 NumPy, seeded through
 ``SeedSequence``, so the same seed gives the same pixels on another machine.
 """
@@ -11,21 +11,16 @@ from functools import lru_cache
 
 import numpy as np
 
+__all__ = ["pixel_grid", "seeded_rng", "smooth_noise", "smoothstep", "square_window"]
 
-def _rng(seed, *keys):
+
+def seeded_rng(seed, *keys):
+    """A NumPy generator for ``seed`` and sub-stream ``keys`` (``SeedSequence``: reproducible anywhere)."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), *keys]))
 
 
-def _check_seed(seed, name="seed"):
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"{name} must be an int >= 0, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {seed}")
-    return int(seed)
-
-
 @lru_cache(maxsize=8)
-def _grid(size):
+def pixel_grid(size):
     """Pixel-centre coordinates as a row ``x`` (1, size) and a column ``y`` (size, 1).
 
     Keeping them 1-D lets most shapes be built from separable pieces with
@@ -38,12 +33,13 @@ def _grid(size):
     return x, y
 
 
-def _smoothstep(t):
+def smoothstep(t):
+    """The cubic 0-to-1 ramp ``3t² - 2t³`` of ``t`` clipped to [0, 1]."""
     t = np.clip(t, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 
-def _window(size, x0, y0, r):
+def square_window(size, x0, y0, r):
     """Row and column slices of the square of half-width ``r`` around (x0, y0)."""
     def span(c):
         lo = int(np.clip(np.floor((c - r) * size), 0, size))
@@ -53,7 +49,7 @@ def _window(size, x0, y0, r):
     return span(y0), span(x0)
 
 
-def _smooth_noise(rng, shape, cell):
+def smooth_noise(rng, shape, cell):
     """Zero-mean smooth noise with blobs about ``cell`` pixels wide (sd about 0.6).
 
     Separable interpolation of a coarse normal grid with smoothstep weights:

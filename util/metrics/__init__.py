@@ -1,0 +1,1 @@
+"""Metrics: ROC/AUC, the concordance index, agreement (kappa) and localisation of explanations."""
