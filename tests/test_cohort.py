@@ -148,6 +148,23 @@ def test_raw_layout_follows_shap_convention():
     np.testing.assert_array_equal((y > 0) & (y < 10), dead10 & (y > 0))
 
 
+def test_demography_step():
+    people = cohort._demography(np.random.default_rng(0), 4000)
+    assert people.age.min() >= 25 and people.age.max() <= 74 and (people.age % 1 == 0).all()
+    np.testing.assert_array_equal(people.a, people.age - 50)
+    np.testing.assert_array_equal(people.female, ~people.male)
+    np.testing.assert_array_equal(people.black, people.race == 2.0)
+    assert 0.18 < (people.age >= 65).mean() < 0.26  # the elderly are over-sampled
+
+
+def test_blood_pressure_step_keeps_pulse_identity_and_gap():
+    rng = np.random.default_rng(1)
+    people = cohort._demography(rng, 2000)
+    bp = cohort._blood_pressure(rng, people, np.full(2000, 25.0))
+    np.testing.assert_array_equal(bp["Pulse pressure"], bp["Systolic BP"] - bp["Diastolic BP"])
+    assert (bp["Diastolic BP"] <= bp["Systolic BP"] - 10).all()
+
+
 # ------------------------------------------------------------------------------------------
 # the true model
 # ------------------------------------------------------------------------------------------

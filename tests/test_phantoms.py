@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from util.config.course import LABELS
+from util.data import phantoms
 from util.data.phantoms import (CM, PREVALENCE, PatientAnatomy, cardiothoracic_ratio, draw_findings, generate_phantom,
                                 render_phantom)
+from util.data.raster import pixel_grid
 
 # where each finding's mask must lie, as a key of Phantom.anatomy
 REGION = {label: "lungs" for label in LABELS}
@@ -159,3 +161,23 @@ def test_drawn_findings_follow_prevalence():
 def test_bad_inputs_raise_clear_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         generate_phantom(**kwargs)
+
+
+def test_anatomy_masks_step_partitions_the_chest():
+    g = phantoms._Geometry(PatientAnatomy(), phantoms._jitter(0), [], {})
+    x, y = pixel_grid(128)
+    full, anatomy = phantoms._anatomy_masks(g, x, y, 128)
+    assert all(mask.any() for mask in anatomy.values())
+    right, left, lungs = anatomy["right_lung"], anatomy["left_lung"], anatomy["lungs"]
+    assert not (right & left).any()
+    np.testing.assert_array_equal(lungs, right | left)
+    assert not (lungs & (anatomy["heart"] | anatomy["mediastinum"])).any()
+    assert not (right & ~full[-1]).any() and not (left & ~full[1]).any()
+    assert not ((lungs | anatomy["heart"]) & ~anatomy["thorax"]).any()
+
+
+def test_expose_step_film_is_brighter_where_denser():
+    films = [phantoms._expose(np.full((64, 64), d), PatientAnatomy(), 1.0, 0) for d in (0.0, 0.3, 0.8)]
+    assert all(f.dtype == np.uint8 for f in films)
+    means = [f.mean() for f in films]
+    assert means[0] < 5 and means[0] < means[1] < means[2]

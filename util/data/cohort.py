@@ -91,6 +91,7 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -197,95 +198,114 @@ def _check_years(value, name: str) -> float:
 # the generator
 # --------------------------------------------------------------------------------------------
 def _simulate(n: int, seed: int):
-    """Return (features as a DataFrame, time to death in years) for ``n`` people."""
+    """Return (features as a DataFrame, time to death in years, the generator) for ``n`` people.
+
+    All steps draw from one generator, so their order is part of the output.
+    """
     rng = np.random.default_rng(seed)
+    people = _demography(rng, n)
+    columns = {"Age": people.age, "Race": people.race, "Sex": np.where(people.male, 1.0, 2.0)}
+    columns.update(_poverty_and_bmi(rng, people))
+    columns.update(_blood_pressure(rng, people, columns["BMI"]))
+    columns.update(_blood_counts(rng, people))
+    columns.update(_serum_proteins(rng, people))
+    columns.update(_cholesterol(rng, people, columns["BMI"]))
+    columns.update(_iron_and_magnesium(rng, people))
+    X = pd.DataFrame(columns, columns=COLUMNS).astype(np.float64)
+    return X, _time_to_death(rng, X), rng
 
-    def normal(sd):
-        return rng.normal(0.0, sd, n)
 
-    # Demography: NHANES I over-sampled the elderly and had more women than men.
+class _People(NamedTuple):
+    """Demography and a latent frailty of ``n`` people (arrays of length ``n``)."""
+
+    n: int
+    age: np.ndarray  #: years, whole numbers as float64
+    a: np.ndarray  #: age - 50
+    male: np.ndarray  #: bool
+    female: np.ndarray  #: bool
+    race: np.ndarray  #: 1.0 / 2.0 / 3.0
+    black: np.ndarray  #: bool
+    inflam: np.ndarray  #: latent inflammation / frailty shared by several labs, standard normal
+
+
+def _demography(rng, n: int) -> _People:
+    """Draw age, sex, race and latent inflammation; NHANES I over-sampled the elderly and had more women."""
     old = rng.random(n) < 0.22
     age = np.where(old, rng.integers(65, 75, n), rng.integers(25, 65, n)).astype(np.float64)
     male = rng.random(n) < 0.42
-    female = ~male
     u = rng.random(n)
     race = np.where(u < 0.86, 1.0, np.where(u < 0.985, 2.0, 3.0))
-    black = race == 2.0
-    a = age - 50.0
-    inflam = rng.normal(0.0, 1.0, n)  # latent inflammation / frailty shared by several labs
+    inflam = rng.normal(0.0, 1.0, n)
+    return _People(n, age, age - 50.0, male, ~male, race, race == 2.0, inflam)
 
-    log_pi = np.log(260.0) - 0.60 * black - 0.35 * (race == 3.0) - 0.004 * a + normal(0.62)
+
+def _poverty_and_bmi(rng, p: _People) -> dict:
+    """Draw the columns Poverty index and BMI."""
+    log_pi = np.log(260.0) - 0.60 * p.black - 0.35 * (p.race == 3.0) - 0.004 * p.a + rng.normal(0.0, 0.62, p.n)
     poverty = np.clip(np.round(np.exp(log_pi)), 5, 999)
-
     log_bmi = (
-        np.log(25.0) + 0.0025 * a - 0.00012 * a**2 + 0.06 * (black & female)
-        + np.where(male, normal(0.14), normal(0.18))
+        np.log(25.0) + 0.0025 * p.a - 0.00012 * p.a**2 + 0.06 * (p.black & p.female)
+        + np.where(p.male, rng.normal(0.0, 0.14, p.n), rng.normal(0.0, 0.18, p.n))
     )
     bmi = np.round(np.clip(np.exp(log_bmi), 14.0, 60.0), 6)
+    return {"Poverty index": poverty, "BMI": bmi}
 
+
+def _blood_pressure(rng, p: _People, bmi) -> dict:
+    """Draw the columns Systolic BP, Diastolic BP (at least 10 mmHg lower) and Pulse pressure (their difference)."""
+    age = p.age
     sbp_sd = 12.0 + 0.16 * (age - 25.0)
-    sbp = 113.0 + 0.62 * (age - 25.0) + 0.8 * (bmi - 25.0) + 3.0 * male + 4.0 * black
-    sbp = np.clip(np.round(sbp + rng.normal(0.0, 1.0, n) * sbp_sd), 80, 260)
-    dbp = 30.0 + 0.38 * sbp + 0.35 * (bmi - 25.0) + 2.0 * black + normal(7.5)
+    sbp = 113.0 + 0.62 * (age - 25.0) + 0.8 * (bmi - 25.0) + 3.0 * p.male + 4.0 * p.black
+    sbp = np.clip(np.round(sbp + rng.normal(0.0, 1.0, p.n) * sbp_sd), 80, 260)
+    dbp = 30.0 + 0.38 * sbp + 0.35 * (bmi - 25.0) + 2.0 * p.black + rng.normal(0.0, 7.5, p.n)
     dbp = np.clip(np.round(dbp), 40, 150)
     dbp = np.minimum(dbp, sbp - 10.0)
-    pulse = sbp - dbp
+    return {"Systolic BP": sbp, "Diastolic BP": dbp, "Pulse pressure": sbp - dbp}
 
-    rbc = 46.0 * male + 41.0 * female - 0.02 * a * male - 1.5 * black - 0.6 * inflam + normal(3.0)
+
+def _blood_counts(rng, p: _People) -> dict:
+    """Draw the columns Red blood cells, Sedimentation rate and White blood cells."""
+    a, male, female, black, inflam = p.a, p.male, p.female, p.black, p.inflam
+    rbc = 46.0 * male + 41.0 * female - 0.02 * a * male - 1.5 * black - 0.6 * inflam + rng.normal(0.0, 3.0, p.n)
     rbc = np.round(np.clip(rbc, 25.0, 60.0), 1)
-
-    log_sr = np.log(8.0) + 0.55 * female + 0.012 * a + 0.25 * black + 0.35 * inflam + normal(0.6)
+    log_sr = np.log(8.0) + 0.55 * female + 0.012 * a + 0.25 * black + 0.35 * inflam + rng.normal(0.0, 0.6, p.n)
     sed = np.clip(np.round(np.exp(log_sr) - 1.0), 0, 150)
-
-    log_wbc = np.log(7.0) - 0.06 * black + 0.12 * inflam + normal(0.22)
+    log_wbc = np.log(7.0) - 0.06 * black + 0.12 * inflam + rng.normal(0.0, 0.22, p.n)
     wbc = np.round(np.clip(np.exp(log_wbc), 1.5, 30.0), 1)
+    return {"Red blood cells": rbc, "Sedimentation rate": sed, "White blood cells": wbc}
 
-    alb = 4.45 - 0.006 * a - 0.05 * female - 0.08 * inflam + normal(0.28)
+
+def _serum_proteins(rng, p: _People) -> dict:
+    """Draw the columns Serum Albumin and Serum Protein (which rises with albumin)."""
+    alb = 4.45 - 0.006 * p.a - 0.05 * p.female - 0.08 * p.inflam + rng.normal(0.0, 0.28, p.n)
     alb = np.round(np.clip(alb, 2.5, 5.8), 1)
-
-    prot = 7.1 + 0.45 * (alb - 4.4) + 0.25 * black + 0.05 * inflam + normal(0.42)
+    prot = 7.1 + 0.45 * (alb - 4.4) + 0.25 * p.black + 0.05 * p.inflam + rng.normal(0.0, 0.42, p.n)
     prot = np.round(np.clip(prot, 5.0, 10.0), 1)
+    return {"Serum Albumin": alb, "Serum Protein": prot}
 
-    chol = 190.0 + 0.9 * (age - 25.0) + 12.0 * (female & (age > 50)) + 1.0 * (bmi - 25.0) + normal(40.0)
-    chol = np.clip(np.round(chol), 80, 600)
 
-    tibc = 355.0 + 15.0 * (female & (age < 50)) - 0.6 * a + normal(48.0)
+def _cholesterol(rng, p: _People, bmi) -> dict:
+    """Draw the column Serum Cholesterol."""
+    chol = 190.0 + 0.9 * (p.age - 25.0) + 12.0 * (p.female & (p.age > 50)) + 1.0 * (bmi - 25.0)
+    chol = chol + rng.normal(0.0, 40.0, p.n)
+    return {"Serum Cholesterol": np.clip(np.round(chol), 80, 600)}
+
+
+def _iron_and_magnesium(rng, p: _People) -> dict:
+    """Draw the columns TIBC, Serum Iron (at most TIBC), TS (100 x iron / TIBC) and Serum Magnesium."""
+    tibc = 355.0 + 15.0 * (p.female & (p.age < 50)) - 0.6 * p.a + rng.normal(0.0, 48.0, p.n)
     tibc = np.clip(np.round(tibc), 180, 650)
-    log_iron = np.log(100.0) + 0.12 * male - 0.08 * inflam + normal(0.33)
+    log_iron = np.log(100.0) + 0.12 * p.male - 0.08 * p.inflam + rng.normal(0.0, 0.33, p.n)
     iron = np.clip(np.round(np.exp(log_iron)), 15, 400)
     iron = np.minimum(iron, tibc)
-    ts = 100.0 * iron / tibc
+    mg = np.round(np.clip(1.68 - 0.01 * p.inflam + rng.normal(0.0, 0.13, p.n), 1.0, 2.6), 2)
+    return {"TIBC": tibc, "Serum Iron": iron, "TS": 100.0 * iron / tibc, "Serum Magnesium": mg}
 
-    mg = np.round(np.clip(1.68 - 0.01 * inflam + normal(0.13), 1.0, 2.6), 2)
 
-    X = pd.DataFrame(
-        {
-            "Age": age,
-            "Diastolic BP": dbp,
-            "Poverty index": poverty,
-            "Race": race,
-            "Red blood cells": rbc,
-            "Sedimentation rate": sed,
-            "Serum Albumin": alb,
-            "Serum Cholesterol": chol,
-            "Serum Iron": iron,
-            "Serum Magnesium": mg,
-            "Serum Protein": prot,
-            "Sex": np.where(male, 1.0, 2.0),
-            "Systolic BP": sbp,
-            "TIBC": tibc,
-            "TS": ts,
-            "White blood cells": wbc,
-            "BMI": bmi,
-            "Pulse pressure": pulse,
-        },
-        columns=COLUMNS,
-    ).astype(np.float64)
-
-    # Survival time from the true model, evaluated on the published (rounded) values.
+def _time_to_death(rng, X: pd.DataFrame) -> np.ndarray:
+    """Draw each person's time to death in years from the true model, evaluated on the published (rounded) ``X``."""
     rate = np.exp(true_log_hazard(X))
-    time_to_death = rng.exponential(1.0, n) / rate
-    return X, time_to_death, rng
+    return rng.exponential(1.0, len(X)) / rate
 
 
 def generate_cohort(n: int, seed: int = COHORT_SEED, *, horizon: float = 10.0, return_risk: bool = False):
@@ -313,9 +333,10 @@ def generate_cohort(n: int, seed: int = COHORT_SEED, *, horizon: float = 10.0, r
 
     Raises
     ------
-    TypeError, ValueError
-        If ``n`` is not a positive integer, ``seed`` not a non-negative integer, or
-        ``horizon`` not a positive number.
+    TypeError
+        If ``n`` or ``seed`` is not an int (a bool is not), or ``horizon`` not a real number.
+    ValueError
+        If ``n`` < 1, ``seed`` < 0, or ``horizon`` not positive and finite.
     """
     n = _check_n(n)
     seed = check_seed(seed)
@@ -345,6 +366,13 @@ def generate_nhanes_raw(n: int = COHORT_SIZE, seed: int = COHORT_SEED):
     y : pandas.Series of float, named ``"y"``
         shap's convention: a positive value is the time of death in years, a negative value
         minus the censored follow-up time.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``seed`` is not an int (a bool is not).
+    ValueError
+        If ``n`` < 1 or ``seed`` < 0.
     """
     n = _check_n(n)
     seed = check_seed(seed)

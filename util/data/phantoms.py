@@ -377,8 +377,11 @@ def render_phantom(seed, size=320, findings=None, patient=None):
 
     Raises
     ------
+    TypeError
+        If ``seed`` or ``size`` is not an int (a bool is not), or ``patient`` is neither a
+        :class:`PatientAnatomy` nor an int.
     ValueError
-        On a negative or non-integer seed, ``size`` < 64, or an unknown label.
+        On a negative ``seed`` or patient seed, ``size`` < 64, or an unknown label.
     """
     seed = check_seed(seed)
     size = check_int(size, "size", minimum=MIN_SIZE, what="the image side in pixels")
@@ -414,8 +417,10 @@ def generate_phantom(seed, size=320, findings=None):
 
     Raises
     ------
+    TypeError
+        If ``seed`` or ``size`` is not an int (a bool is not).
     ValueError
-        On a negative or non-integer seed, ``size`` < 64, or an unknown label.
+        On a negative ``seed``, ``size`` < 64, or an unknown label.
 
     Examples
     --------
@@ -437,19 +442,60 @@ def cardiothoracic_ratio(heart, thorax):
 
 
 def _render(seed, size, findings, p):
+    """Render image ``seed`` of patient ``p`` with ``findings`` (arguments already checked).
+
+    The order of the steps is part of the output: it fixes the floating-point sums into
+    ``dens``, and ``_Geometry`` draws from a finding's generator before the finding's drawer does.
+    """
     x, y = pixel_grid(size)
+    jitter = _jitter(seed)
+    rng_f = {label: seeded_rng(seed, _FINDING0 + LABELS.index(label)) for label in findings}
+    g = _Geometry(p, jitter, findings, rng_f)
+    full, anatomy = _anatomy_masks(g, x, y, size)
+    emphysema = "Emphysema" in findings
+    dens = _soft_tissue(p, g, x, y)
+    _add_lungs_and_mediastinum(dens, g, x, y, size, anatomy, emphysema)
+    _add_gastric_bubble(dens, p, g, x, y, size)
+    bones, marks = _bones_and_markings(p, g, size, emphysema)
+    dens += bones
+    lung = {-1: anatomy["right_lung"], 1: anatomy["left_lung"]}
+    ctx = dict(x=x, y=y, g=g, lung=lung, full=full, lungs=anatomy["lungs"], heart=anatomy["heart"],
+               thorax=anatomy["thorax"], size=size)
+    masks = _add_findings(dens, marks, findings, rng_f, ctx)
+    dens += marks * anatomy["lungs"].astype(np.float64)  # vessel markings show in the lungs only
+    image = _expose(dens, p, jitter["exposure"], seed)
+    return Phantom(image=image, masks=masks, anatomy=anatomy, findings=list(findings), patient=p)
+
+
+def _jitter(seed):
+    """Per-image position, scale, inspiration and exposure jitter of image ``seed``.
+
+    Returns
+    -------
+    dict of str to float
+        ``dx``, ``dy`` (image fractions), ``scale``, ``inspiration`` (diaphragm shift) and
+        ``exposure`` (film darkness factor).
+    """
     jr = seeded_rng(seed, _JITTER)
-    jitter = {
+    return {
         "dx": jr.normal(0, 0.008),
         "dy": jr.normal(0, 0.008),
         "scale": 1.0 + jr.normal(0, 0.015),
         "inspiration": jr.normal(0, 0.01),
         "exposure": 1.0 + jr.normal(0, 0.04),
     }
-    rng_f = {label: seeded_rng(seed, _FINDING0 + LABELS.index(label)) for label in findings}
-    g = _Geometry(p, jitter, findings, rng_f)
 
-    # ---- anatomy masks
+
+def _anatomy_masks(g, x, y, size):
+    """Lung, heart, mediastinum and thorax masks of geometry ``g``.
+
+    Returns
+    -------
+    full : dict of int to numpy.ndarray
+        Each lung's whole outline (-1 = patient right), including the part the heart hides.
+    anatomy : dict of str to numpy.ndarray
+        The masks of :attr:`Phantom.anatomy`; the visible lungs exclude heart and mediastinum.
+    """
     full = {s: g.lung_shape(x, y, s) for s in (-1, 1)}
     heart = g.heart(x, y)
     rows = np.flatnonzero(heart.any(axis=1))
@@ -457,50 +503,80 @@ def _render(seed, size, findings, p):
     mediast = g.mediastinum(x, y, heart_top) & ~heart
     central = heart | mediast
     lung = {s: full[s] & ~central for s in (-1, 1)}
-    lungs = lung[-1] | lung[1]
     cage = full[-1] | full[1] | heart
+    # each row filled between the cage's outermost pixels
     thorax = np.maximum.accumulate(cage, axis=1) & np.maximum.accumulate(cage[:, ::-1], axis=1)[:, ::-1]
+    anatomy = {
+        "thorax": thorax,
+        "right_lung": lung[-1],
+        "left_lung": lung[1],
+        "lungs": lung[-1] | lung[1],
+        "heart": heart,
+        "mediastinum": mediast,
+    }
+    return full, anatomy
 
-    # ---- soft tissue: a cylinder-like body, thicker in the middle
+
+def _soft_tissue(p, g, x, y):
+    """Density of the body's soft tissue: a cylinder-like body, thicker in the middle, zero outside."""
     yc = y[:, 0]
     widen = 0.10 * np.clip((g.apex + 0.06 - yc) / 0.15, 0.0, 1.0)
     narrow = 0.05 * np.clip((yc - g.base_r) / 0.3, 0.0, 1.0)
     half_body = ((g.hw + p.body_margin * g.scale) * (1.0 + widen - narrow))[:, None]
     t = 1.0 - ((x - g.cx) / half_body) ** 2
     np.clip(t, 0.0, None, out=t)
-    dens = 0.26 * np.sqrt(t) + 0.16 * (t > 0)
+    return 0.26 * np.sqrt(t) + 0.16 * (t > 0)
 
-    # lungs: air replaces tissue; thin lung edges are less lucent
-    lung_f = lungs.astype(np.float64)
+
+def _add_lungs_and_mediastinum(dens, g, x, y, size, anatomy, emphysema):
+    """Draw the lungs' and the trachea's air and the denser heart and mediastinum into ``dens`` (in place)."""
+    yc = y[:, 0]
+    # air replaces tissue; thin lung edges are less lucent
+    lung_f = anatomy["lungs"].astype(np.float64)
     depth = ndimage.uniform_filter(lung_f, size=max(3, int(0.06 * size) | 1), mode="constant")
-    emphysema = "Emphysema" in findings
     lower = (0.9 + 0.1 * smoothstep((g.base_r - yc) / (0.5 * g.height)))[:, None]  # soft tissue over the bases
     lucency = (0.36 if emphysema else 0.30) * (0.5 + 0.5 * depth) * lower
     dens -= lucency * lung_f
-    dens += 0.04 * heart + 0.02 * mediast
+    dens += 0.04 * anatomy["heart"] + 0.02 * anatomy["mediastinum"]
     # trachea: air column in the upper mediastinum
     carina = g.apex + 0.3 * g.height
     tr = (np.abs(x - g.cx - 0.003) < 0.016 * g.scale) & (y < carina)
     dens -= 0.09 * tr * np.clip((carina - y) / 0.04, 0.0, 1.0)
-    # gastric bubble under the left hemidiaphragm (normal anatomy)
-    if p.gastric_bubble > 0:
-        r = p.gastric_bubble * g.scale
-        gx, gy = g.cx + 0.5 * g.hw, g.base_l + g.dome * 0.5 + 0.7 * r + 0.02
-        sl = square_window(size, gx, gy, 1.3 * r)
-        xs, ys = _sub(x, y, sl)
-        q = ((xs - gx) / (1.3 * r)) ** 2 + ((ys - gy) / r) ** 2
-        dens[sl] -= 0.08 * ((q < 1) & (ys < gy + 0.3 * r))
 
-    # bones and vessel markings are smooth: draw them at half resolution
+
+def _add_gastric_bubble(dens, p, g, x, y, size):
+    """Draw the stomach's gas bubble under the left hemidiaphragm (normal anatomy) into ``dens`` (in place)."""
+    if p.gastric_bubble <= 0:
+        return
+    r = p.gastric_bubble * g.scale
+    gx, gy = g.cx + 0.5 * g.hw, g.base_l + g.dome * 0.5 + 0.7 * r + 0.02
+    sl = square_window(size, gx, gy, 1.3 * r)
+    xs, ys = _sub(x, y, sl)
+    q = ((xs - gx) / (1.3 * r)) ** 2 + ((ys - gy) / r) ** 2
+    dens[sl] -= 0.08 * ((q < 1) & (ys < gy + 0.3 * r))
+
+
+def _bones_and_markings(p, g, size, emphysema):
+    """Bone density and vessel markings, each (size, size).
+
+    Both are smooth, so they are drawn at half resolution and resized.
+    """
     half = max(size // 2, MIN_SIZE // 2)
     hx, hy = pixel_grid(half)
-    dens += _resize_linear(p.bone * _bones(hx, hy, g, half), size)
+    bones = _resize_linear(p.bone * _bones(hx, hy, g, half), size)
     marking_scale = p.markings * (0.5 if emphysema else 1.0)
     marks = _resize_linear(marking_scale * _markings(p, g, hx, hy, half), size)
+    return bones, marks
 
-    # ---- findings
-    ctx = dict(x=x, y=y, g=g, lung=lung, full=full, lungs=lungs, heart=heart,
-               thorax=thorax, size=size)
+
+def _add_findings(dens, marks, findings, rng_f, ctx):
+    """Draw each finding into ``dens`` and clear ``marks`` where it hides them (both in place).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The mask of each finding, in the order of ``findings``.
+    """
     masks = {}
     for label in findings:
         mask, add, no_marks = _FINDING_DRAWERS[label](rng_f[label], ctx)
@@ -509,28 +585,23 @@ def _render(seed, size, findings, p):
             dens += add
         if no_marks is not None:
             marks[no_marks] = 0.0
-    dens += marks * lung_f
+    return masks
 
-    # anti-alias every edge at once
+
+def _expose(dens, p, exposure, seed):
+    """The ``uint8`` film of density map ``dens``.
+
+    Anti-aliases every edge at once, then applies exponential attenuation, the patient's contrast
+    curve and quantum noise (stream ``_NOISE`` of ``seed``), and quantizes.
+    """
+    size = dens.shape[0]
     dens = ndimage.gaussian_filter(dens, sigma=0.0035 * size, mode="nearest", truncate=3.0)
-
-    # ---- film: exponential attenuation, contrast curve, quantum noise
-    k = 2.6 / (p.exposure * jitter["exposure"])
+    k = 2.6 / (p.exposure * exposure)
     img = 1.0 - np.exp(-k * np.clip(dens, 0.0, None))
     img = 255.0 * img ** p.gamma
     noise = seeded_rng(seed, _NOISE).standard_normal((size, size))
     img += p.noise * (0.4 + 0.6 / 255.0 * img) * noise
-    image = np.clip(np.round(img), 0, 255).astype(np.uint8)
-
-    anatomy = {
-        "thorax": thorax,
-        "right_lung": lung[-1],
-        "left_lung": lung[1],
-        "lungs": lungs,
-        "heart": heart,
-        "mediastinum": mediast,
-    }
-    return Phantom(image=image, masks=masks, anatomy=anatomy, findings=list(findings), patient=p)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
 def _bones(x, y, g, size):
@@ -592,7 +663,8 @@ def _markings(p, g, x, y, size):
             dd = (ang - c + np.pi) % (2 * np.pi) - np.pi
             lut += rng.uniform(0.5, 1.0) * np.exp(-0.5 * (dd / w) ** 2)
         idx = ((theta * (nb / (2 * np.pi))).astype(np.int64) + nb // 2) % nb
-        out[sl] += (0.08 * np.minimum(lut, 1.2))[idx] * np.exp(-r * (1 / 0.12)) + 0.05 * np.exp(-r * r * (0.5 / 0.035**2))
+        out[sl] += ((0.08 * np.minimum(lut, 1.2))[idx] * np.exp(-r * (1 / 0.12))
+                    + 0.05 * np.exp(-r * r * (0.5 / 0.035**2)))
     out += 0.015 * smooth_noise(rng, (size, size), 0.025 * size)
     return out
 
