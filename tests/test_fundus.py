@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from util.data import fundus
 from util.data.fundus import (DEFINING_LESIONS, GRADE_NAMES, GRADES, LESION_TYPES, circular_crop, fov_bounding_box,
                               generate_fundus, make_fundus_set, render_fundus)
 
@@ -176,6 +177,58 @@ def test_invalid_size_raises(size, error):
 def test_invalid_seed_raises(seed, error):
     with pytest.raises(error, match="seed"):
         generate_fundus(seed, 1)
+
+
+# --------------------------------------------------------------------------- render_fundus's steps
+
+
+def test_fov_alpha_is_one_inside_zero_from_the_radius_out_and_antialiased_between():
+    r = np.linspace(0.0, 0.6, 601)
+    alpha = fundus._fov_alpha(r, 0.45, 128)
+    assert (alpha[r <= 0.45 - 1 / 128] == 1.0).all() and (alpha[r >= 0.45] == 0.0).all()
+    edge = alpha[(r > 0.45 - 1 / 128) & (r < 0.45)]
+    assert edge.size and ((edge > 0.0) & (edge <= 1.0)).all() and (np.diff(alpha) <= 0.0).all()
+
+
+def test_venous_beading_modulates_only_the_chosen_vein_trunks():
+    eye = fundus.EyeAnatomy.from_seed(0)
+    paths = fundus._vessel_tree(eye)
+    _, vw, vidx, vs = fundus._densify(paths, 128)
+    kinds = np.array([p.kind for p in paths])[vidx]
+    trunks = np.array([p.trunk for p in paths])[vidx]
+    same, none, n = fundus._venous_beading(0, False, kinds, trunks, vs, vw, eye.fov_r)
+    assert same is vw and not none.any() and n == 0
+    for seed in range(6):
+        beaded_vw, beaded, n = fundus._venous_beading(seed, True, kinds, trunks, vs, vw, eye.fov_r)
+        assert n in (2, 3) and set(trunks[beaded].tolist()) == set(range(n)) and (kinds[beaded] == "vein").all()
+        assert np.array_equal(beaded_vw[~beaded], vw[~beaded])
+        ratio = beaded_vw[beaded] / vw[beaded]
+        assert 0.45 - 1e-12 <= ratio.min() < 0.6 and 1.4 < ratio.max() <= 1.55 + 1e-12
+
+
+def test_frond_takes_even_steps_inside_the_field_of_view():
+    eye = fundus.EyeAnatomy.from_seed(0)
+    R = eye.fov_r
+    frond = fundus._frond(np.random.default_rng(0), eye, eye.disc, 20, 0.01 * R)
+    steps = np.hypot(*np.diff(frond.xy, axis=0).T)
+    assert len(frond.xy) >= 2 and frond.kind == "nv" and frond.trunk == -1 and (frond.w == 0.01 * R).all()
+    np.testing.assert_allclose(steps, 0.014 * R)
+    np.testing.assert_allclose(frond.s, np.concatenate([[0.0], np.cumsum(steps)]))
+    assert (np.hypot(frond.xy[:, 0] - eye.fov_cx, frond.xy[:, 1] - eye.fov_cy) <= 0.95 * R).all()
+    # one step of 0.014 R cannot get back inside 0.95 R from 0.99 R: nothing to draw
+    assert fundus._frond(np.random.default_rng(0), eye, (eye.fov_cx + 0.99 * R, eye.fov_cy), 5, 0.01 * R) is None
+
+
+def test_quantise_applies_the_contrast_curve_and_blacks_out_the_border():
+    img = np.zeros((4, 4, 3))
+    img[:, 1], img[:, 2], img[:, 3] = 0.5, 1.0, 2.0
+    inside = np.ones((4, 4), dtype=bool)
+    inside[3] = False
+    linear, dark = fundus._quantise(img, 1.0, inside), fundus._quantise(img, 2.0, inside)
+    assert linear.dtype == np.uint8 and linear.shape == img.shape
+    # 0.5 -> level 2048 of 4095 -> 255 * 0.5001 = 127.5 (linear), 255 * 0.2501 = 63.8 (gamma 2)
+    assert linear[0, :, 0].tolist() == [0, 128, 255, 255] and dark[0, :, 0].tolist() == [0, 64, 255, 255]
+    assert not linear[3].any() and not dark[3].any()
 
 
 # --------------------------------------------------------------------------- circular crop

@@ -268,6 +268,13 @@ class _Path:
     trunk: int  # index of the trunk it grew from (-1 for new vessels)
 
 
+def _path_from_points(pts, w, kind, trunk):
+    """A :class:`_Path` through the points ``pts`` (a list of (x, y)) with half-widths ``w`` (n,)."""
+    xy = np.asarray(pts, dtype=np.float64)
+    seg = np.sqrt((np.diff(xy, axis=0) ** 2).sum(axis=1))
+    return _Path(xy, w, np.concatenate([[0.0], np.cumsum(seg)]), kind, trunk)
+
+
 def _grow(rng, paths, start, heading, target, w, length, kind, trunk, eye, depth, step, attract, wobble, p_branch):
     """Grow one vessel (and recursively its branches) as a random walk whose heading is drawn to ``target``.
 
@@ -310,9 +317,7 @@ def _grow(rng, paths, start, heading, target, w, length, kind, trunk, eye, depth
                   kind, trunk, eye, depth + 1, step, 0.05, wobble * 1.2, p_branch * 0.8)
             w *= 0.9
     if len(pts) >= 2:
-        xy = np.asarray(pts, dtype=np.float64)
-        seg = np.sqrt((np.diff(xy, axis=0) ** 2).sum(axis=1))
-        paths.append(_Path(xy, np.asarray(ws, dtype=np.float64), np.concatenate([[0.0], np.cumsum(seg)]), kind, trunk))
+        paths.append(_path_from_points(pts, np.asarray(ws, dtype=np.float64), kind, trunk))
 
 
 def _vessel_tree(eye):
@@ -564,45 +569,44 @@ def _cotton_wool(seed, n, eye, paths, x, y, size):
     return alpha, mask
 
 
-def _new_vessel_paths(seed, counts, eye, paths):
-    """Fine tortuous new vessels: on the disc (NVD) and in tufts along the arcades (NVE)."""
+def _frond(rng, eye, start, n_steps, w):
+    """One new-vessel frond of half-width ``w``: a walk whose curvature keeps changing (loops and kinks).
+
+    It stops at 0.95 R from the centre of the field of view; None when it leaves it at the first step.
+    """
     R = eye.fov_r
-    nv = []
+    x, y = start
+    ang, omega = rng.uniform(0, 2 * np.pi), rng.normal(0, 0.5)
+    pts = [(x, y)]
+    for _ in range(n_steps):
+        omega = 0.7 * omega + rng.normal(0, 0.45)
+        ang += omega
+        x += 0.014 * R * math.cos(ang)
+        y += 0.014 * R * math.sin(ang)
+        if (x - eye.fov_cx) ** 2 + (y - eye.fov_cy) ** 2 > (0.95 * R) ** 2:
+            break
+        pts.append((x, y))
+    return _path_from_points(pts, np.full(len(pts), w), "nv", -1) if len(pts) >= 2 else None
 
-    def frond(rng, start, n_steps, w):
-        x, y = start
-        ang, omega = rng.uniform(0, 2 * np.pi), rng.normal(0, 0.5)
-        pts = [(x, y)]
-        for _ in range(n_steps):
-            omega = 0.7 * omega + rng.normal(0, 0.45)  # curvature keeps changing: loops and kinks
-            ang += omega
-            x += 0.014 * R * math.cos(ang)
-            y += 0.014 * R * math.sin(ang)
-            if (x - eye.fov_cx) ** 2 + (y - eye.fov_cy) ** 2 > (0.95 * R) ** 2:
-                break
-            pts.append((x, y))
-        if len(pts) >= 2:
-            xy = np.asarray(pts)
-            seg = np.sqrt((np.diff(xy, axis=0) ** 2).sum(axis=1))
-            nv.append(_Path(xy, np.full(len(pts), w), np.concatenate([[0.0], np.cumsum(seg)]), "nv", -1))
 
-    n_fronds = 0
+def _new_vessel_paths(seed, counts, eye, paths):
+    """Fine tortuous new vessels on the disc (NVD) and in tufts along the arcades (NVE), and the number of fronds."""
+    R = eye.fov_r
+    fronds = []
     if counts["nvd"]:
         rng = seeded_rng(seed, _NVD)
         dx, dy = eye.disc
         for _ in range(int(rng.integers(8, 14))):
             a, r = rng.uniform(0, 2 * np.pi), eye.disc_r * R * math.sqrt(rng.uniform(0, 0.8))
-            frond(rng, (dx + r * math.cos(a), dy + r * math.sin(a)), int(rng.integers(10, 22)),
-                  rng.uniform(0.010, 0.013) * R)
-            n_fronds += 1
+            fronds.append(_frond(rng, eye, (dx + r * math.cos(a), dy + r * math.sin(a)), int(rng.integers(10, 22)),
+                                 rng.uniform(0.010, 0.013) * R))
     for i in range(counts["nve"]):
         rng = seeded_rng(seed, _NVE, i)
         (px, py), _ = _trunk_point(rng, paths, (0, 1, 4, 5), 0.35, 1.0, eye)
         for _ in range(int(rng.integers(8, 13))):
-            frond(rng, (px + rng.normal(0, 0.015 * R), py + rng.normal(0, 0.015 * R)), int(rng.integers(8, 15)),
-                  rng.uniform(0.010, 0.013) * R)
-            n_fronds += 1
-    return nv, n_fronds
+            fronds.append(_frond(rng, eye, (px + rng.normal(0, 0.015 * R), py + rng.normal(0, 0.015 * R)),
+                                 int(rng.integers(8, 15)), rng.uniform(0.010, 0.013) * R))
+    return [f for f in fronds if f is not None], len(fronds)
 
 
 def _preretinal(seed, eye, paths, x, y, size):
@@ -625,6 +629,173 @@ def _preretinal(seed, eye, paths, x, y, size):
 # --------------------------------------------------------------------------- rendering
 
 
+def _radial_distances(eye, x, y):
+    """Per-pixel distances to the centre of the field of view (image fractions), the fovea (R) and the disc.
+
+    The distance to the disc is in disc radii and elliptic: the disc is 8 % taller than wide.
+    """
+    R = eye.fov_r
+    fx, fy = eye.fovea
+    dx, dy = eye.disc
+    r_fov = np.sqrt((x - eye.fov_cx) ** 2 + (y - eye.fov_cy) ** 2)
+    rf = np.sqrt((x - fx) ** 2 + (y - fy) ** 2) / R
+    rd = np.sqrt(((x - dx) / (eye.disc_r * R)) ** 2 + ((y - dy) / (1.08 * eye.disc_r * R)) ** 2)
+    return r_fov, rf, rd
+
+
+def _fov_alpha(r_fov, R, size):
+    """Anti-aliased opacity in [0, 1] of a field of view of radius ``R``: exactly 0 from ``R`` outwards."""
+    fov_alpha = np.clip((R - r_fov) * size + 0.5, 0.0, 1.0)
+    fov_alpha[r_fov >= R] = 0.0
+    return fov_alpha
+
+
+def _background(seed, eye, rf, size):
+    """The bare fundus, linear RGB (size, size, 3): pigment colour, choroidal texture, darker macula, foveal reflex."""
+    light, dark = np.array([0.86, 0.42, 0.17]), np.array([0.56, 0.23, 0.10])
+    base = light + (dark - light) * eye.pigment
+    tex_rng = seeded_rng(seed, _TEXTURE)
+    tex = (1.0 + 0.045 * smooth_noise(tex_rng, (size, size), 0.04 * size)
+           + 0.02 * smooth_noise(tex_rng, (size, size), 0.012 * size))
+    img = base[None, None, :] * tex[..., None]
+    mac = eye.macula_dark * np.exp(-0.5 * (rf / 0.2) ** 2) + 0.15 * np.exp(-0.5 * (rf / 0.05) ** 2)
+    img *= 1.0 - mac[..., None] * np.array([1.0, 1.1, 0.9])
+    reflex = 0.12 * np.exp(-0.5 * (rf / 0.012) ** 2)
+    img += reflex[..., None]
+    return img
+
+
+def _draw_optic_disc(img, eye, rd):
+    """Draw the optic disc on ``img`` in place: a yellowish rim and a paler cup."""
+    disc_alpha = smoothstep((1.08 - rd) / 0.2)
+    _over(img, 0.95 * disc_alpha, (0.98, 0.80, 0.50))
+    cup_alpha = smoothstep((eye.cup + 0.1 - rd) / 0.25)
+    _over(img, 0.9 * cup_alpha, (1.0, 0.94, 0.76))
+
+
+def _draw_lesions_under_vessels(img, masks, seed, counts, eye, x, y, size):
+    """Draw haemorrhages, microaneurysms and hard exudates on ``img``, fill their ``masks``; return the specks drawn."""
+    a, masks["haemorrhages"] = _haemorrhages(seed, counts["haemorrhages"], eye, x, y, size)
+    _over(img, a, _HAEM_RGB)
+    a, masks["microaneurysms"] = _microaneurysms(seed, counts["microaneurysms"], eye, x, y, size)
+    _over(img, a, _MA_RGB)
+    a, masks["hard_exudates"], n_specks = _hard_exudates(seed, counts["exudate_clusters"], eye, x, y, size)
+    _over(img, a, _EXUDATE_RGB)
+    return n_specks
+
+
+def _venous_beading(seed, beading, kinds, trunks, vs, vw, R):
+    """Bead the veins of two or three arcades: half-widths ``vw`` swell and narrow along the arclength ``vs``.
+
+    Returns
+    -------
+    vw : numpy.ndarray
+        The half-widths, beaded (``vw`` itself when ``beading`` is False).
+    beaded : numpy.ndarray
+        ``bool``, which points are beaded.
+    n_beaded : int
+        Number of beaded vein trunks (0, 2 or 3).
+    """
+    beaded = np.zeros(len(vw), dtype=bool)
+    if not beading:
+        return vw, beaded, 0
+    rng = seeded_rng(seed, _VESSELS, 1)
+    chosen = (0, 1) if rng.random() < 0.6 else (0, 1, 2)  # both temporal veins, sometimes the superonasal one
+    beaded = np.isin(trunks, chosen) & (kinds == "vein") & (vs > 0.25 * R) & (vs < 1.1 * R) & (vw > 0.008 * R)
+    period = 0.09 * R
+    vw = np.where(beaded, vw * (1.0 + 0.55 * np.sin(2 * np.pi * vs / period)), vw)
+    return vw, beaded, len(chosen)
+
+
+def _draw_vessels(img, masks, seed, counts, eye, size, inside):
+    """Draw the vessel tree on ``img`` and fill ``masks["venous_beading"]``.
+
+    Returns the vessel paths, the ``bool`` mask of the vessels as drawn and the number of beaded vein trunks.
+    """
+    paths = _vessel_tree(eye)
+    vxy, vw, vidx, vs = _densify(paths, size)
+    kinds = np.array([p.kind for p in paths])[vidx] if len(paths) else np.zeros(0, dtype=str)
+    trunks = np.array([p.trunk for p in paths])[vidx] if len(paths) else np.zeros(0, dtype=np.int64)
+    vw, beaded, n_beaded = _venous_beading(seed, counts["venous_beading"], kinds, trunks, vs, vw, eye.fov_r)
+    cov_v, cov_a = _line_coverage(vxy, vw, size, inside, labels=(kinds != "vein").astype(np.int64), n_labels=2)
+    _over(img, 0.9 * cov_v, _VEIN)
+    _over(img, 0.85 * cov_a, _ARTERY)
+    if beaded.any():
+        masks["venous_beading"] = _line_coverage(vxy[beaded], vw[beaded], size, inside) > 0.4
+    return paths, np.maximum(cov_v, cov_a) > 0.5, n_beaded
+
+
+def _draw_new_vessels(img, masks, seed, counts, eye, paths, size, inside):
+    """Draw the new vessels on ``img``, fill ``masks["new_vessels"]``; return the number of fronds."""
+    nv_paths, n_fronds = _new_vessel_paths(seed, counts, eye, paths)
+    if nv_paths:
+        nxy, nw, _, _ = _densify(nv_paths, size)
+        cov_n = _line_coverage(nxy, nw, size, inside)
+        _over(img, 0.92 * cov_n, _NV_RGB)
+        masks["new_vessels"] = cov_n > 0.25
+    return n_fronds
+
+
+def _acquire(img, seed, eye, x, y, r_fov, fov_alpha):
+    """Photograph the fundus: uneven illumination and vignetting, optical blur, the field-of-view stop, sensor noise."""
+    R = eye.fov_r
+    size = img.shape[0]
+    ux, uy = math.cos(eye.gradient_angle), math.sin(eye.gradient_angle)
+    vignetting = 1.0 - eye.vignette * (r_fov / R) ** 2 * np.sqrt(r_fov / R)
+    gradient = 1.0 + eye.gradient * ((x - eye.fov_cx) * ux + (y - eye.fov_cy) * uy) / R
+    illum = eye.brightness * vignetting * gradient
+    img = img * np.clip(illum, 0.05, None)[..., None]
+    img = ndimage.gaussian_filter(img, sigma=(0.0035 * size, 0.0035 * size, 0.0), mode="nearest", truncate=3.0)
+    img *= fov_alpha[..., None]
+    noise = seeded_rng(seed, _NOISE).standard_normal((size, size, 3))
+    img += eye.noise * noise * fov_alpha[..., None]
+    return img
+
+
+def _quantise(img, gamma, inside):
+    """``uint8`` image of ``255 v**gamma`` in one look-up (4096 levels in, 256 out); 0 where ``inside`` is False."""
+    levels = np.clip(np.round(img * 4095.0), 0, 4095).astype(np.int64)
+    image = _gamma_lut(round(gamma, 6))[levels]
+    image[~inside] = 0
+    return image
+
+
+def _anatomy_masks(fov, rd, rf, vessels, disc_r):
+    """The masks of :attr:`FundusPhantom.anatomy`, all cut to the field of view ``fov``."""
+    return {
+        "fov": fov,
+        "optic_disc": (rd < 1.0) & fov,
+        "macula": (rf < 2.0 * disc_r) & fov,
+        "vessels": vessels & fov,
+    }
+
+
+def _finish_lesion_masks(masks, fov):
+    """The lesion masks cut to the field of view ``fov``, and ``"lesions"``, their union."""
+    out = {k: masks[k] & fov for k in LESION_TYPES}
+    out["lesions"] = np.logical_or.reduce([out[k] for k in LESION_TYPES])
+    return out
+
+
+def _lesion_counts(counts, n_specks, n_beaded, n_fronds):
+    """The lesions drawn per type (:attr:`FundusPhantom.counts`) from :func:`_counts` and what the steps drew."""
+    return {
+        "microaneurysms": counts["microaneurysms"],
+        "haemorrhages": int(sum(counts["haemorrhages"])),
+        "hard_exudates": n_specks,
+        "cotton_wool_spots": counts["cotton_wool_spots"],
+        "venous_beading": n_beaded,
+        "new_vessels": n_fronds,
+        "preretinal_haemorrhage": int(counts["preretinal"]),
+    }
+
+
+def _mirrored(image, masks, anatomy):
+    """Copies of ``image`` and of every mask flipped left to right (a left eye from a right eye)."""
+    return (image[:, ::-1].copy(), {k: v[:, ::-1].copy() for k, v in masks.items()},
+            {k: v[:, ::-1].copy() for k, v in anatomy.items()})
+
+
 def render_fundus(seed, grade, size=128):
     """Render a fundus phantom with its lesion masks, anatomy masks and lesion counts.
 
@@ -645,8 +816,10 @@ def render_fundus(seed, grade, size=128):
 
     Raises
     ------
+    TypeError
+        On a seed or ``size`` that is not an integer (or is a bool).
     ValueError
-        On a negative or non-integer seed, a grade outside 0-4, or ``size`` < 64.
+        On a negative seed, a grade that is not one of 0-4 (whatever its type), or ``size`` < 64.
     """
     seed = check_seed(seed)
     grade = _check_grade(grade)
@@ -654,115 +827,31 @@ def render_fundus(seed, grade, size=128):
     eye = EyeAnatomy.from_seed(seed)
     counts = _counts(seed, grade)
     x, y = pixel_grid(size)
-    R = eye.fov_r
-    r_fov = np.sqrt((x - eye.fov_cx) ** 2 + (y - eye.fov_cy) ** 2)
-    fov_alpha = np.clip((R - r_fov) * size + 0.5, 0.0, 1.0)
-    fov_alpha[r_fov >= R] = 0.0
+    r_fov, rf, rd = _radial_distances(eye, x, y)
+    fov_alpha = _fov_alpha(r_fov, eye.fov_r, size)
     inside = fov_alpha > 0.0
-    fx, fy = eye.fovea
-    dx, dy = eye.disc
 
-    # ---- background: orange-red fundus, choroidal texture, macula
-    light, dark = np.array([0.86, 0.42, 0.17]), np.array([0.56, 0.23, 0.10])
-    base = light + (dark - light) * eye.pigment
-    tex_rng = seeded_rng(seed, _TEXTURE)
-    tex = 1.0 + 0.045 * smooth_noise(tex_rng, (size, size), 0.04 * size) + 0.02 * smooth_noise(tex_rng, (size, size), 0.012 * size)
-    img = base[None, None, :] * tex[..., None]
-    rf = np.sqrt((x - fx) ** 2 + (y - fy) ** 2) / R
-    mac = eye.macula_dark * np.exp(-0.5 * (rf / 0.2) ** 2) + 0.15 * np.exp(-0.5 * (rf / 0.05) ** 2)
-    img *= 1.0 - mac[..., None] * np.array([1.0, 1.1, 0.9])
-    reflex = 0.12 * np.exp(-0.5 * (rf / 0.012) ** 2)  # foveal light reflex
-    img += reflex[..., None]
-
-    # ---- optic disc: yellowish rim, paler cup, slightly taller than wide
-    rd = np.sqrt(((x - dx) / (eye.disc_r * R)) ** 2 + ((y - dy) / (1.08 * eye.disc_r * R)) ** 2)
-    disc_alpha = smoothstep((1.08 - rd) / 0.2)
-    _over(img, 0.95 * disc_alpha, (0.98, 0.80, 0.50))
-    cup_alpha = smoothstep((eye.cup + 0.1 - rd) / 0.25)
-    _over(img, 0.9 * cup_alpha, (1.0, 0.94, 0.76))
-
-    # ---- lesions under the vessels
+    img = _background(seed, eye, rf, size)
+    _draw_optic_disc(img, eye, rd)
     masks = {k: np.zeros((size, size), dtype=bool) for k in LESION_TYPES}
-    a, masks["haemorrhages"] = _haemorrhages(seed, counts["haemorrhages"], eye, x, y, size)
-    _over(img, a, _HAEM_RGB)
-    a, masks["microaneurysms"] = _microaneurysms(seed, counts["microaneurysms"], eye, x, y, size)
-    _over(img, a, _MA_RGB)
-    a, masks["hard_exudates"], n_specks = _hard_exudates(seed, counts["exudate_clusters"], eye, x, y, size)
-    _over(img, a, _EXUDATE_RGB)
-
-    # ---- vessels (venous beading modulates the width of the temporal veins)
-    paths = _vessel_tree(eye)
-    vxy, vw, vidx, vs = _densify(paths, size)
-    kinds = np.array([p.kind for p in paths])[vidx] if len(paths) else np.zeros(0, dtype=str)
-    trunks = np.array([p.trunk for p in paths])[vidx] if len(paths) else np.zeros(0, dtype=np.int64)
-    beaded = np.zeros(len(vw), dtype=bool)
-    n_beaded = 0
-    if counts["venous_beading"]:
-        brng = seeded_rng(seed, _VESSELS, 1)
-        chosen = (0, 1) if brng.random() < 0.6 else (0, 1, 2)  # beading in at least two quadrants
-        beaded = np.isin(trunks, chosen) & (kinds == "vein") & (vs > 0.25 * R) & (vs < 1.1 * R) & (vw > 0.008 * R)
-        period = 0.09 * R
-        vw = np.where(beaded, vw * (1.0 + 0.55 * np.sin(2 * np.pi * vs / period)), vw)
-        n_beaded = len(chosen)
-    cov_v, cov_a = _line_coverage(vxy, vw, size, inside, labels=(kinds != "vein").astype(np.int64), n_labels=2)
-    normal_vessels = np.maximum(cov_v, cov_a) > 0.5
-    _over(img, 0.9 * cov_v, _VEIN)
-    _over(img, 0.85 * cov_a, _ARTERY)
-    if beaded.any():
-        masks["venous_beading"] = _line_coverage(vxy[beaded], vw[beaded], size, inside) > 0.4
-
-    # ---- cotton-wool spots lie in the nerve fibre layer, over the vessels
+    n_specks = _draw_lesions_under_vessels(img, masks, seed, counts, eye, x, y, size)
+    paths, vessels, n_beaded = _draw_vessels(img, masks, seed, counts, eye, size, inside)
+    # cotton-wool spots lie in the nerve fibre layer, over the vessels
     a, masks["cotton_wool_spots"] = _cotton_wool(seed, counts["cotton_wool_spots"], eye, paths, x, y, size)
     _over(img, a, _CWS_RGB)
-
-    # ---- proliferative: new vessels and a preretinal haemorrhage
-    nv_paths, n_fronds = _new_vessel_paths(seed, counts, eye, paths)
-    if nv_paths:
-        nxy, nw, _, _ = _densify(nv_paths, size)
-        cov_n = _line_coverage(nxy, nw, size, inside)
-        _over(img, 0.92 * cov_n, _NV_RGB)
-        masks["new_vessels"] = cov_n > 0.25
+    n_fronds = _draw_new_vessels(img, masks, seed, counts, eye, paths, size, inside)
     if counts["preretinal"]:
         a, masks["preretinal_haemorrhage"] = _preretinal(seed, eye, paths, x, y, size)
         _over(img, a, _PRERETINAL_RGB)
-
-    # ---- illumination, optics, field of view, sensor noise
-    ux, uy = math.cos(eye.gradient_angle), math.sin(eye.gradient_angle)
-    illum = eye.brightness * (1.0 - eye.vignette * (r_fov / R) ** 2 * np.sqrt(r_fov / R)) * (1.0 + eye.gradient * ((x - eye.fov_cx) * ux + (y - eye.fov_cy) * uy) / R)
-    img *= np.clip(illum, 0.05, None)[..., None]
-    img = ndimage.gaussian_filter(img, sigma=(0.0035 * size, 0.0035 * size, 0.0), mode="nearest", truncate=3.0)
-    img *= fov_alpha[..., None]
-    noise = seeded_rng(seed, _NOISE).standard_normal((size, size, 3))
-    img += eye.noise * noise * fov_alpha[..., None]
-    # contrast curve and quantisation in one look-up (4096 levels in, 256 out): v -> 255 v**gamma
-    levels = np.clip(np.round(img * 4095.0), 0, 4095).astype(np.int64)
-    image = _gamma_lut(round(eye.gamma, 6))[levels]
-    image[~inside] = 0
+    image = _quantise(_acquire(img, seed, eye, x, y, r_fov, fov_alpha), eye.gamma, inside)
 
     fov = fov_alpha >= 0.5
-    anatomy = {
-        "fov": fov,
-        "optic_disc": (rd < 1.0) & fov,
-        "macula": (rf < 2.0 * eye.disc_r) & fov,
-        "vessels": normal_vessels & fov,
-    }
-    for k in LESION_TYPES:
-        masks[k] &= fov
-    masks["lesions"] = np.logical_or.reduce([masks[k] for k in LESION_TYPES])
-    counts_out = {
-        "microaneurysms": counts["microaneurysms"],
-        "haemorrhages": int(sum(counts["haemorrhages"])),
-        "hard_exudates": n_specks,
-        "cotton_wool_spots": counts["cotton_wool_spots"],
-        "venous_beading": n_beaded,
-        "new_vessels": n_fronds,
-        "preretinal_haemorrhage": int(counts["preretinal"]),
-    }
+    anatomy = _anatomy_masks(fov, rd, rf, vessels, eye.disc_r)
+    masks = _finish_lesion_masks(masks, fov)
+    counts = _lesion_counts(counts, n_specks, n_beaded, n_fronds)
     if eye.eye == "OS":  # a left eye is the mirror image of a right eye
-        image = image[:, ::-1].copy()
-        masks = {k: v[:, ::-1].copy() for k, v in masks.items()}
-        anatomy = {k: v[:, ::-1].copy() for k, v in anatomy.items()}
-    return FundusPhantom(image=image, masks=masks, anatomy=anatomy, grade=grade, counts=counts_out, eye=eye)
+        image, masks, anatomy = _mirrored(image, masks, anatomy)
+    return FundusPhantom(image=image, masks=masks, anatomy=anatomy, grade=grade, counts=counts, eye=eye)
 
 
 def generate_fundus(seed, grade, size=128):
@@ -792,8 +881,10 @@ def generate_fundus(seed, grade, size=128):
 
     Raises
     ------
+    TypeError
+        On a seed or ``size`` that is not an integer (or is a bool).
     ValueError
-        On a negative or non-integer seed, a grade outside 0-4, or ``size`` < 64.
+        On a negative seed, a grade that is not one of 0-4 (whatever its type), or ``size`` < 64.
 
     Examples
     --------
@@ -968,9 +1059,11 @@ def draw_circle(image, radius=1.0, fill=0):
 
     Raises
     ------
+    TypeError
+        On a radius that is not a real number (or is a bool).
     ValueError
-        On an image that is not (H, W) or (H, W, 3), or a radius that is not a
-        positive number.
+        On an image that is not (H, W) or (H, W, 3) of numbers, or a radius that
+        is not positive and finite.
 
     Examples
     --------
@@ -1033,9 +1126,11 @@ def subtract_local_average(image, sigmaX=None, weight=4.0, offset=128.0):
 
     Raises
     ------
+    TypeError
+        On a ``sigmaX`` that is not a real number (or is a bool).
     ValueError
-        On an image that is not (H, W) or (H, W, 3), or a ``sigmaX`` that is not
-        a positive number.
+        On an image that is not (H, W) or (H, W, 3) of numbers, or a ``sigmaX``
+        that is not positive and finite.
     """
     a = _check_image_2d_or_rgb(image)
     h, w = a.shape[:2]
