@@ -37,7 +37,7 @@ class Mutant:
 
 
 MUTANTS = (
-    Mutant("cindex counts the ranks of the non-events (a flipped sign)", "util/metrics/",
+    Mutant("cindex counts the ranks of the non-events (a flipped sign)", "util/metrics/concordance.py",
            "u = ranks[y].sum() - n_pos", "u = ranks[~y].sum() - n_pos", ("tests/test_metrics.py",)),
     Mutant("the library's Grad-CAM drops the ReLU", "util/explain/gradcam.py",
            "return normalize(resize_to_input(relu(raw), H, W))",

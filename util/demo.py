@@ -19,6 +19,8 @@ import pandas as pd
 
 from util.config.course import LABELS
 from util.config.paths import REPO_ROOT
+from util.data.chestxray import SPLITS, ensure_chestxray_data, load_mask, load_split
+from util.data.images import read_image
 
 __all__ = [
     "chestxray_summary",
@@ -26,9 +28,6 @@ __all__ = [
     "draw_gallery",
     "main",
 ]
-
-SPLITS = ("train-small.csv", "valid-small.csv", "test.csv")
-
 
 def chestxray_summary(folder):
     """Counts and per-label prevalence of each split.
@@ -45,8 +44,6 @@ def chestxray_summary(folder):
     prevalence : pandas.DataFrame
         Labels × splits, the share of images with each finding.
     """
-    from util.data.chestxray import load_split
-
     counts, prevalence = {}, {}
     for name in SPLITS:
         df = load_split(folder / name)
@@ -98,8 +95,6 @@ def draw_gallery(folder, out_path, n_columns=5):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from util.data.chestxray import load_mask, load_split
-    from util.data.images import read_image
 
     df = pd.concat([load_split(folder / name) for name in SPLITS], ignore_index=True)
     examples = [("No Finding", df.loc[df[LABELS].sum(axis=1) == 0, "Image"].iloc[0])]
@@ -132,7 +127,6 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "output", help="output folder")
     args = parser.parse_args(argv)
 
-    from util.data.chestxray import ensure_chestxray_data
 
     start = time.perf_counter()
     folder = ensure_chestxray_data()

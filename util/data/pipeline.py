@@ -191,8 +191,10 @@ def get_train_generator(df, image_dir, x_col, y_cols, shuffle=True, batch_size=8
 
     Raises
     ------
+    TypeError
+        ``batch_size`` is not an int.
     ValueError
-        A column is missing, a label is not 0/1, ``df`` is empty or ``batch_size`` is not positive.
+        A column is missing, a label is not 0/1, ``df`` is empty or ``batch_size`` is below 1.
     FileNotFoundError
         ``image_dir`` or one of the images does not exist.
     """

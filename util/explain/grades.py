@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from util.config.course import FUNDUS_CAM_LAYER
-from util.explain.gradcam import grad_cam
+from util.explain import gradcam
 from util.models.fundus_cnn import N_GRADES, predict_grades
 from util.models.ordinal import grade_output_index
 
@@ -46,5 +46,5 @@ def grad_cam_for_grade(model, x, grade=None, layer_name=FUNDUS_CAM_LAYER):
     if grade is None:
         grade = int(predict_grades(model, x)[1][0])
     index = 0 if grade == 0 else grade_output_index(grade, N_GRADES)
-    return grad_cam(model, x, index, layer_name=layer_name), int(grade), index
+    return gradcam.grad_cam(model, x, index, layer_name=layer_name), int(grade), index
 

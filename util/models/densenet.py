@@ -243,8 +243,10 @@ def predict_with_progress(model, batches, every=5, report=print):
 
     Raises
     ------
+    TypeError
+        ``every`` is not an int.
     ValueError
-        ``every`` is not a positive integer, or ``batches`` is empty.
+        ``every`` is below 1, or ``batches`` is empty.
     """
     every = check_int(every, "every", minimum=1, what="batches between reports")
     n_batches = len(batches)
