@@ -66,7 +66,7 @@ mutation: $(STAMP) data
 	$(BIN)/python tools/mutation.py
 
 # Debian packages the tests need beyond .venv (tools/system_deps.sh): PostgreSQL's server binaries for
-# tests/test_postgres_gradebook.py, and the headless Chromium that tests/browser/ drives. Installed only
+# tests/grading/test_postgres_gradebook.py, and the headless Chromium that tests/browser/ drives. Installed only
 # when missing, and only as root (CI); elsewhere it says what to install.
 system-deps:
 	@sh tools/system_deps.sh postgresql chromium-headless-shell
@@ -114,7 +114,7 @@ clean-output:
 .PHONY: release autograde references
 
 # nbgrader: release/<A> from source/<A> for every assignment (generate_assignment --force --no-db,
-# then normalised so that it is byte-for-byte reproducible; tests/test_<a>_release.py check it).
+# then normalised so that it is byte-for-byte reproducible; tests/grading/test_<a>_release.py check it).
 release: $(STAMP)
 	$(BIN)/python -m grading release
 

@@ -19,7 +19,7 @@ mean squared error with the reference, and the margin between the worst legitima
 wrong map. ``autograder/C3W3/TOLERANCES.md`` keeps the tables.
 
 The variants are small functions of a :class:`CamCase` (the activations and gradients of one case,
-computed once), so that ``tests/test_cam_compare.py`` reuses them on a few cases.
+computed once), so that ``tests/grading/test_cam_compare.py`` reuses them on a few cases.
 
 Everything here is instructor-only (it lives in :mod:`grading`, not in the student library).
 """

@@ -15,7 +15,7 @@
         data/manifests/      the SHA-256 manifest the generated images are checked against
 
 It is built from ``release/`` (never ``source/``), and holds nothing of ``grading/``,
-``training/``, ``autograder/``, ``source/`` or the tests; ``tests/test_student_tree.py`` scans it
+``training/``, ``autograder/``, ``source/`` or the tests; ``tests/grading/test_student.py`` scans it
 (and what nbgrader's exchange releases) for solutions, hidden checks and grader files. The data is
 generated on first use by ``util``, inside the bundle (``util.config.paths.REPO_ROOT`` is the folder that
 holds ``util/``).

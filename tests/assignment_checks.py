@@ -1,5 +1,5 @@
-"""What every assignment's release must satisfy, shared by tests/test_c1w1_release.py and
-tests/test_c3w3_release.py (``class TestC1W1Release(ReleaseSuite): A = c1w1.ASSIGNMENT``).
+"""What every assignment's release must satisfy, shared by tests/grading/test_c1w1_release.py and
+tests/grading/test_c3w3_release.py (``class TestC1W1Release(ReleaseSuite): A = c1w1.ASSIGNMENT``).
 
 Fast checks read the files; the two ``validate`` tests run nbgrader's own Validate (the button a
 student presses) on the source and on the release, in temporary course roots. Both runs start

@@ -30,7 +30,7 @@ def chestxray_data():
 HEAVY_MODULES = frozenset({
     "test_c1w1_release.py", "test_c3w3_release.py", "test_demo.py", "test_grading_c1w1.py",
     "test_grading_c3w3.py", "test_grading_cli.py", "test_grading_scale.py", "test_postgres_gradebook.py",
-    "test_sandbox.py", "test_student_tree.py",
+    "test_sandbox.py", "test_student.py",
 })
 
 

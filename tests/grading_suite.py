@@ -1,4 +1,4 @@
-"""The grading end to end, shared by both assignments (tests/test_grading_c1w1.py, tests/test_grading_c3w3.py).
+"""The grading end to end, shared by both assignments (tests/grading/test_grading_c1w1.py, tests/grading/test_grading_c3w3.py).
 
 One class-scoped grading run per assignment, in a temporary course root, through the same code
 as ``make autograde`` (two jobs): first the correct submission and the bare release, then every

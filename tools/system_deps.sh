@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Debian packages the tests need beyond .venv, installed only when missing and only as root with apt-get
 # (CI); elsewhere it says what to install. One apt-get run for all of them.
-#   postgresql               initdb/pg_ctl for the throw-away server of tests/test_postgres_gradebook.py
+#   postgresql               initdb/pg_ctl for the throw-away server of tests/grading/test_postgres_gradebook.py
 #   chromium-headless-shell  the browser tests/browser/ drives through Playwright's executable_path
 # Usage: tools/system_deps.sh PACKAGE...
 set -u

@@ -28,7 +28,7 @@ BatchNorm, ReLU, global average pooling and the Dense layer on a 10 x 10 x
 maps of an image cost about one forward pass (``benchmarks/bench_gradcam.py``).
 Recording the whole network on a tape, as the course's recipe does, costs a
 backward pass through all of it for every class. The two give the same maps
-to float32 precision (``tests/test_cam.py``). Models whose head cannot be
+to float32 precision (``tests/util/explain/test_gradcam.py``). Models whose head cannot be
 split off their graph (a subclassed model, a head that also reads an earlier
 layer) fall back to the full tape.
 

@@ -11,9 +11,20 @@ __all__ = ["confusion_matrix", "quadratic_weighted_kappa"]
 
 
 def confusion_matrix(y_true, y_pred, n_grades=len(GRADES)):
-    """Counts (n_grades, n_grades): rows = true grade, columns = predicted grade."""
+    """Counts (n_grades, n_grades): rows = true grade, columns = predicted grade.
+
+    Raises
+    ------
+    ValueError
+        Invalid grades (the message names them), or ``y_true`` and ``y_pred`` of different lengths.
+    """
+    n_grades = check_n_grades(n_grades)
+    t = check_grades(y_true, n_grades, "y_true")
+    p = check_grades(y_pred, n_grades, "y_pred")
+    if t.shape != p.shape:
+        raise ValueError(f"y_true and y_pred must be of equal length; got {t.size} and {p.size}")
     m = np.zeros((n_grades, n_grades), dtype=np.int64)
-    np.add.at(m, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    np.add.at(m, (t, p), 1)
     return m
 
 

@@ -40,7 +40,7 @@ import grading
 from grading.core import make_course, nbgrader
 from grading.student import build
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = grading.all_assignments()
 
 #: The graded exercises, by the names students implement.
@@ -54,7 +54,7 @@ ANSWER_NAME_PARTS = ("weighted_loss", "class_freq")
 #: empty where possible: each entry must be unable to answer the exercise it is named like.
 RESTRICTED_NAMESAKES = {
     ("util.explain.gradcam", "grad_cam"): "explains only the layer the classification head reads (a ValueError for any "
-                              "other layer); C3W3's grad_cam takes any layer (tests/test_cam.py checks this)",
+                              "other layer); C3W3's grad_cam takes any layer (tests/util/explain/test_gradcam.py checks this)",
 }
 
 #: Solution lines shorter than this are too generic to tell anything (``return cam``, ``import numpy``).

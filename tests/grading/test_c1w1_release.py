@@ -143,7 +143,7 @@ def test_the_visible_loss_test_names_swapped_weights():
 
     from keras import ops
 
-    path = Path(__file__).resolve().parents[1] / "release" / "C1W1" / "public_tests.py"
+    path = Path(__file__).resolve().parents[2] / "release" / "C1W1" / "public_tests.py"
     spec = importlib.util.spec_from_file_location("c1w1_public_tests", path)
     public = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(public)

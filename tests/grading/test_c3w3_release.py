@@ -1,6 +1,6 @@
 """C3W3: the release (shared ReleaseSuite), and the verdicts of permute_feature and
 permutation_importance on trusted functions run in this process (grading.exercise.check_locally).
-The Grad-CAM rule is tested on real course-model maps in tests/test_cam_compare.py."""
+The Grad-CAM rule is tested on real course-model maps in tests/grading/test_cam_compare.py."""
 
 import re
 
