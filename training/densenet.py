@@ -62,12 +62,41 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+from training.loop import (
+    add_common_options,
+    check_arguments,
+    common_arguments,
+    make_train_step,
+    run_training,
+    save_weights,
+    seeded_rng,
+)
 from util.config.course import LABELS, TRAIN_SEED_HI, TRAIN_SEED_LO
 from util.models.densenet import recalibrate_batchnorm
+
+__all__ = [
+    "MEAN_STD_JITTER",
+    "STATS_SEEDS",
+    "TRAIN_SEED_HI",
+    "TRAIN_SEED_LO",
+    "build_model",
+    "evaluation_batch",
+    "learning_rate_schedule",
+    "main",
+    "make_batch",
+    "parser",
+    "per_label_auc",
+    "phantom_mean_std",
+    "predict",
+    "recalibrate",
+    "recalibrate_and_evaluate",
+    "recalibrate_batchnorm",
+    "sampling_rates",
+    "train",
+]
 
 #: Seed stream keys under the run's seed.
 _STREAM_TRAIN, _STREAM_RECAL, _STREAM_EVAL, _STREAM_STATS, _STREAM_JITTER = 1, 2, 3, 4, 5
@@ -199,6 +228,57 @@ def learning_rate_schedule(lr, lr_final, steps):
     return keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(steps, 1), alpha=lr_final / lr)
 
 
+def build_model(init=None):
+    """The course DenseNet121 (14 sigmoid outputs), with the weights of ``init`` when given."""
+    from util.models.densenet import build_densenet121
+
+    model = build_densenet121(len(LABELS))
+    if init is not None:
+        model.load_weights(str(init))
+        print(f"initialised from {init}", flush=True)
+    return model
+
+
+def recalibrate(model, seed, batch_size, n_batches, size):
+    """Replace every BatchNorm layer's moving statistics by their mean over ``n_batches`` fresh batches.
+
+    The batches are drawn at prevalence from the run's recalibration seed stream, at ``size`` px.
+    """
+    rng_recal = seeded_rng(seed, _STREAM_RECAL)
+    rmean, rstd = phantom_mean_std(size)
+    batches = (make_batch(rng_recal, size, batch_size, rmean, rstd, rates=None)[0] for _ in range(n_batches))
+    t0 = time.perf_counter()
+    n = recalibrate_batchnorm(model, batches)
+    print(f"recalibrated BatchNorm on {n} batches at {size} px ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def evaluation_batch(seed, size, n):
+    """``n`` phantoms at prevalence from the run's evaluation seed stream, standardised at ``size`` px."""
+    eval_mean, eval_std = phantom_mean_std(size)
+    rng_eval = seeded_rng(seed, _STREAM_EVAL)
+    x, y, _ = make_batch(rng_eval, size, n, eval_mean, eval_std)
+    return x, y
+
+
+def recalibrate_and_evaluate(model, seed, batch_size, recalibrate_batches, recalibrate_size, eval_n):
+    """Per-label AUC on ``eval_n`` phantoms before and after the BatchNorm recalibration (:func:`recalibrate`).
+
+    Returns
+    -------
+    auc_before, auc_after : numpy.ndarray
+        Empty when ``eval_n == 0``; ``auc_after`` is also empty when ``recalibrate_batches == 0``.
+    """
+    auc_before = auc_after = np.array([])
+    if eval_n:
+        eval_x, eval_y = evaluation_batch(seed, recalibrate_size, eval_n)
+        auc_before = _report("inference mode, before BN recalibration", eval_y, predict(model, eval_x))
+    if recalibrate_batches:
+        recalibrate(model, seed, batch_size, recalibrate_batches, recalibrate_size)
+        if eval_n:
+            auc_after = _report("inference mode, after BN recalibration", eval_y, predict(model, eval_x))
+    return auc_before, auc_after
+
+
 def train(
     size=256,
     steps=400,
@@ -224,87 +304,39 @@ def train(
     -------
     dict
         ``out`` (path written), ``seconds_per_step``, ``final_loss``,
-        ``mean``/``std`` (normalisation statistics) and ``auc_before``/
-        ``auc_after`` recalibration (arrays, empty when ``eval_n == 0``).
+        ``mean``/``std`` (normalisation statistics), ``auc_before``/
+        ``auc_after`` recalibration (arrays, empty when ``eval_n == 0``) and ``model``.
     """
     import keras
-    import tensorflow as tf
 
-    from util.models.densenet import WEIGHTS_FILE, build_densenet121
     from training.losses import get_weighted_loss
+    from util.models.densenet import WEIGHTS_FILE
 
-    if steps < 0 or batch_size < 1 or size < 64 or recalibrate_batches < 0 or eval_n < 0:
-        raise ValueError("steps, recalibrate_batches and eval_n must be >= 0, batch_size >= 1 and size >= 64.")
-    out = Path(out) if out is not None else WEIGHTS_FILE
-    if not out.name.endswith(".weights.h5"):
-        raise ValueError(f"--out must end with .weights.h5 (Keras 3 weights file); got {out}.")
-
+    out = check_arguments(size, steps, batch_size, recalibrate_batches, eval_n, out, WEIGHTS_FILE)
     keras.utils.set_random_seed(seed)
     rates = sampling_rates(floor)
     mean, std = phantom_mean_std(size)
     print(f"normalisation: mean {mean:.2f}, std {std:.2f} (0-255 scale, 100 phantoms at {size} px)", flush=True)
 
-    model = build_densenet121(len(LABELS))
-    if init is not None:
-        model.load_weights(str(init))
-        print(f"initialised from {init}", flush=True)
+    model = build_model(init)
     loss_fn = get_weighted_loss(1.0 - rates, rates)
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate_schedule(lr, lr_final, steps))
+    rng_train = seeded_rng(seed, _STREAM_TRAIN)
+    batches = (
+        make_batch(rng_train, size, batch_size, mean, std, rates, jitter=MEAN_STD_JITTER)[:2] for _ in range(steps)
+    )
+    run = run_training(make_train_step(model, loss_fn, optimizer, eager), batches, steps, log_every)
 
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    if not eager:  # tracing costs about a minute once, then each step is faster
-        train_step = tf.function(train_step, reduce_retracing=True)
-
-    rng_train = np.random.default_rng(np.random.SeedSequence([seed, _STREAM_TRAIN]))
-    t_start, t_timed, losses = time.perf_counter(), None, []
-    for step in range(1, steps + 1):
-        x, y, _ = make_batch(rng_train, size, batch_size, mean, std, rates, jitter=MEAN_STD_JITTER)
-        losses.append(float(train_step(x, y)))
-        if step == 1:
-            t_timed = time.perf_counter()  # exclude tracing from the timing
-        if step % log_every == 0 or step == steps:
-            el = time.perf_counter() - t_start
-            print(f"step {step}/{steps} loss {np.mean(losses[-log_every:]):.4f} ({el:.0f} s)", flush=True)
-    sec_per_step = (time.perf_counter() - t_timed) / (steps - 1) if steps > 1 else float("nan")
-
-    eval_x = eval_y = None
-    auc_before = auc_after = np.array([])
-    if eval_n:
-        eval_mean, eval_std = phantom_mean_std(recalibrate_size)
-        rng_eval = np.random.default_rng(np.random.SeedSequence([seed, _STREAM_EVAL]))
-        eval_x, eval_y, _ = make_batch(rng_eval, recalibrate_size, eval_n, eval_mean, eval_std)
-        auc_before = _report("inference mode, before BN recalibration", eval_y, predict(model, eval_x))
-
-    if recalibrate_batches:
-        rng_recal = np.random.default_rng(np.random.SeedSequence([seed, _STREAM_RECAL]))
-        rmean, rstd = phantom_mean_std(recalibrate_size)
-        batches = (
-            make_batch(rng_recal, recalibrate_size, batch_size, rmean, rstd, rates=None)[0]
-            for _ in range(recalibrate_batches)
-        )
-        t0 = time.perf_counter()
-        n = recalibrate_batchnorm(model, batches)
-        print(f"recalibrated BatchNorm on {n} batches at {recalibrate_size} px ({time.perf_counter() - t0:.0f} s)", flush=True)
-        if eval_n:
-            auc_after = _report("inference mode, after BN recalibration", eval_y, predict(model, eval_x))
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    import warnings
-
-    with warnings.catch_warnings():  # Keras 3.15 + NumPy 2 warn once per variable (__array__ copy keyword)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        model.save_weights(str(out))
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB); {sec_per_step:.2f} s/step at {size} px, batch {batch_size}", flush=True)
+    auc_before, auc_after = recalibrate_and_evaluate(
+        model, seed, batch_size, recalibrate_batches, recalibrate_size, eval_n
+    )
+    n_bytes = save_weights(model, out)
+    print(f"wrote {out} ({n_bytes / 1e6:.1f} MB); {run.seconds_per_step:.2f} s/step at {size} px, batch {batch_size}",
+          flush=True)
     return {
         "out": out,
-        "seconds_per_step": sec_per_step,
-        "final_loss": losses[-1] if losses else float("nan"),
+        "seconds_per_step": run.seconds_per_step,
+        "final_loss": run.final_loss,
         "mean": mean,
         "std": std,
         "auc_before": auc_before,
@@ -313,43 +345,31 @@ def train(
     }
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
+def parser():
+    """The command line of ``python -m training.densenet``: the common options and DenseNet's own."""
+    p = argparse.ArgumentParser(
         prog="python -m training.densenet",
         description="Train DenseNet121 on fresh chest X-ray phantoms, recalibrate BatchNorm, save .weights.h5.",
     )
-    parser.add_argument("--size", type=int, default=256, help="training image size in pixels (default 256)")
-    parser.add_argument("--steps", type=int, default=400, help="optimiser steps (default 400)")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
-    parser.add_argument("--seed", type=int, default=0, help="run seed: initialisation and image seeds (default 0)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    parser.add_argument(
+    add_common_options(p, size=256, steps=400, batch_size=16, lr=1e-3, recalibrate_batches=24, eval_n=128,
+                       log_every=10, out="data/models/densenet121_phantoms.weights.h5",
+                       lr_help="Adam learning rate, constant or decayed to --lr-final")
+    p.add_argument(
         "--lr-final", type=float, default=None,
         help="cosine-decay the learning rate from --lr to this value over --steps (default: constant --lr)",
     )
-    parser.add_argument("--floor", type=float, default=0.15, help="minimum per-label sampling rate (default 0.15)")
-    parser.add_argument("--init", default=None, help="start from these weights (.weights.h5) instead of random")
-    parser.add_argument("--recalibrate-batches", type=int, default=24, help="batches for BatchNorm recalibration (0 skips; default 24)")
-    parser.add_argument("--recalibrate-size", type=int, default=320, help="image size for recalibration and the quick evaluation (default 320)")
-    parser.add_argument("--eval-n", type=int, default=128, help="phantoms for the quick AUC check (0 skips; default 128)")
-    parser.add_argument("--out", default=None, help="weights file to write (default data/models/densenet121_phantoms.weights.h5)")
-    parser.add_argument("--log-every", type=int, default=10, help="print the loss every N steps (default 10)")
-    args = parser.parse_args(argv)
-    train(
-        size=args.size,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        lr=args.lr,
-        lr_final=args.lr_final,
-        floor=args.floor,
-        out=args.out,
-        init=args.init,
-        recalibrate_batches=args.recalibrate_batches,
-        recalibrate_size=args.recalibrate_size,
-        eval_n=args.eval_n,
-        log_every=max(1, args.log_every),
-    )
+    p.add_argument("--floor", type=float, default=0.15, help="minimum per-label sampling rate (default 0.15)")
+    p.add_argument("--init", default=None, help="start from these weights (.weights.h5) instead of random")
+    p.add_argument("--recalibrate-size", type=int, default=320,
+                   help="image size for recalibration and the quick evaluation (default 320)")
+    return p
+
+
+def main(argv=None):
+    """``python -m training.densenet``: parse ``argv`` and :func:`train`; return the exit status."""
+    args = parser().parse_args(argv)
+    train(**common_arguments(args), lr_final=args.lr_final, floor=args.floor, init=args.init,
+          recalibrate_size=args.recalibrate_size)
     return 0
 
 

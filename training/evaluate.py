@@ -51,8 +51,24 @@ from pathlib import Path
 
 import numpy as np
 
+from training.cam_scores import CamScores, mean_or_nan
 from util.config.course import EVAL_SEED_BASE, LABELS
 from util.config.paths import MODELS_DIR
+
+__all__ = [
+    "CARD_FILE",
+    "EVAL_SEED_BASE",
+    "MARK_END",
+    "MARK_START",
+    "eval_findings",
+    "evaluate",
+    "label_rows",
+    "main",
+    "metrics_table",
+    "predict_and_score",
+    "training_priors",
+    "update_card",
+]
 
 MARK_START = "<!-- metrics:start -->"
 MARK_END = "<!-- metrics:end -->"
@@ -67,6 +83,67 @@ def eval_findings(n, floor):
     rng = np.random.default_rng(np.random.SeedSequence([EVAL_SEED_BASE, 0]))
     draws = rng.random((n, len(LABELS)))
     return [[lab for lab, u, q in zip(LABELS, row, rates) if u < q] for row in draws]
+
+
+def predict_and_score(model, findings, scores, *, size, mean, std, batch_size, threshold, layer_name,
+                      progress=None):
+    """Predict the held-out films batch by batch in seed order and score their true positives' Grad-CAM.
+
+    Each batch's forward pass gives the predictions and every label's Grad-CAM weighted sum
+    (:mod:`util.explain.gradcam` differentiates only the head); a true positive is scored as soon as
+    it is seen, so the first ``max_cams`` of each label in seed order are scored.
+
+    Parameters
+    ----------
+    model : keras.Model
+    findings : list of list of str
+        The forced findings of film ``i`` (:func:`eval_findings`); its seed is ``EVAL_SEED_BASE + i``.
+    scores : training.cam_scores.CamScores
+        Receives the true positives' scores.
+    size : int
+    mean, std : float
+        Normalisation statistics (0-255 scale).
+    batch_size : int
+    threshold : float
+        Probability of a positive call.
+    layer_name : str
+        The layer Grad-CAM explains.
+    progress : callable, optional
+        ``progress(done, batch_index)`` after each batch.
+
+    Returns
+    -------
+    numpy.ndarray of shape (len(findings), 14)
+        The predicted probabilities.
+    """
+    from util.data.phantoms import generate_phantom
+    from util.explain.gradcam import predictions_and_raw_cams
+    from util.models.densenet import standardize
+
+    n, preds = len(findings), []
+    for start in range(0, n, batch_size):
+        idx = range(start, min(n, start + batch_size))
+        phantoms = [generate_phantom(EVAL_SEED_BASE + i, size, findings[i]) for i in idx]
+        x = np.stack([standardize(img, mean, std) for img, _ in phantoms])
+        p_batch, raw = predictions_and_raw_cams(model, x, None, layer_name)
+        preds.append(p_batch)
+        for row, i in enumerate(idx):
+            truth = [lab in findings[i] for lab in LABELS]
+            scores.add_film(truth, p_batch[row], raw[row], phantoms[row][1], threshold, size)
+        if progress is not None:
+            progress(idx.stop, start // batch_size)
+    return np.concatenate(preds)
+
+
+def label_rows(y, aucs, scores, verbose=False):
+    """One model-card row per label: positives, AUC and the mean localization scores (see :func:`evaluate`)."""
+    rows = []
+    for j, label in enumerate(LABELS):
+        rows.append({"label": label, "positives": int(y[:, j].sum()), "auc": float(aucs[j]), **scores.summary(label)})
+        if verbose:
+            r = rows[-1]
+            print(f"{label:<18} AUC {r['auc']:.3f}  pointing {r['pointing_game']:.2f} on {r['scored']} TP", flush=True)
+    return rows
 
 
 def evaluate(
@@ -89,13 +166,11 @@ def evaluate(
         ``rows``: one dict per label (``label``, ``positives``, ``auc``,
         ``scored``, ``pointing_game``, ``energy``, ``mask_share``,
         ``pointing_strict``, ``prior_pointing``, ``prior_strict``) and
-        ``mean_auc``, ``n``, ``seconds``, ``mean``, ``std``.
+        ``mean_auc``, ``n``, ``size``, ``floor``, ``tolerance``, ``threshold``,
+        ``max_cams``, ``mean``, ``std``, ``weights_sha256``, ``seconds``.
     """
-    from util.data.phantoms import generate_phantom
-    from util.explain.gradcam import postprocess, predictions_and_raw_cams
-    from util.metrics.localization import energy_pointing, pointing_game
-    from util.models.densenet import load_C3M3_model, standardize, weights_digest
     from training.densenet import per_label_auc, phantom_mean_std
+    from util.models.densenet import load_C3M3_model, weights_digest
 
     if n < 2 or batch_size < 1 or max_cams < 0:
         raise ValueError("n must be >= 2, batch_size >= 1 and max_cams >= 0.")
@@ -104,54 +179,17 @@ def evaluate(
     mean, std = phantom_mean_std(size)
     findings = eval_findings(n, floor)
     y = np.array([[lab in f for lab in LABELS] for f in findings], dtype=np.float32)
-    # One pass in seed order: each batch's forward pass gives the predictions and every label's
-    # Grad-CAM weighted sum (util.explain.gradcam differentiates only the head); a true positive is scored as soon
-    # as it is seen, so the first max_cams of each label in seed order are scored, as before.
-    priors = training_priors(size)
-    preds = []
-    hits, energy, share, strict, prior_hits, prior_strict = ([[] for _ in LABELS] for _ in range(6))
-    for start in range(0, n, batch_size):
-        idx = range(start, min(n, start + batch_size))
-        phantoms = [generate_phantom(EVAL_SEED_BASE + i, size, findings[i]) for i in idx]
-        x = np.stack([standardize(img, mean, std) for img, _ in phantoms])
-        p_batch, raw = predictions_and_raw_cams(model, x, None, layer_name)
-        preds.append(p_batch)
-        for row, i in enumerate(idx):
-            for j, label in enumerate(LABELS):
-                if y[i, j] == 1 and p_batch[row, j] >= threshold and len(hits[j]) < max_cams:
-                    cam, mask = postprocess(raw[row, j], size, size), phantoms[row][1][label]
-                    hits[j].append(pointing_game(cam, mask, tolerance))
-                    energy[j].append(energy_pointing(cam, mask))
-                    share[j].append(float(mask.mean()))
-                    strict[j].append(pointing_game(cam, mask, 0))
-                    prior_hits[j].append(pointing_game(priors[label], mask, tolerance))
-                    prior_strict[j].append(pointing_game(priors[label], mask, 0))
-        if verbose and (start // batch_size) % 10 == 0:
-            print(f"predicted and explained {idx.stop}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
-    p = np.concatenate(preds)
-    aucs = per_label_auc(y, p)
+    scores = CamScores(training_priors(size), tolerance, max_cams)
 
-    rows = []
-    for j, label in enumerate(LABELS):
-        rows.append(
-            {
-                "label": label,
-                "positives": int(y[:, j].sum()),
-                "auc": float(aucs[j]),
-                "scored": len(hits[j]),
-                "pointing_game": float(np.mean(hits[j])) if hits[j] else float("nan"),
-                "energy": float(np.mean(energy[j])) if energy[j] else float("nan"),
-                "mask_share": float(np.mean(share[j])) if share[j] else float("nan"),
-                "pointing_strict": _mean(strict[j]),
-                "prior_pointing": _mean(prior_hits[j]),
-                "prior_strict": _mean(prior_strict[j]),
-            }
-        )
-        if verbose:
-            r = rows[-1]
-            print(f"{label:<18} AUC {r['auc']:.3f}  pointing {r['pointing_game']:.2f} on {r['scored']} TP", flush=True)
+    def progress(done, batch_index):
+        if verbose and batch_index % 10 == 0:
+            print(f"predicted and explained {done}/{n} ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    p = predict_and_score(model, findings, scores, size=size, mean=mean, std=std, batch_size=batch_size,
+                          threshold=threshold, layer_name=layer_name, progress=progress)
+    aucs = per_label_auc(y, p)
     return {
-        "rows": rows,
+        "rows": label_rows(y, aucs, scores, verbose),
         "mean_auc": float(np.nanmean(aucs)),
         "n": n,
         "size": size,
@@ -164,10 +202,6 @@ def evaluate(
         "weights_sha256": weights_digest(weights),
         "seconds": time.perf_counter() - t0,
     }
-
-
-def _mean(values):
-    return float(np.mean(values)) if values else float("nan")
 
 
 def training_priors(size, split="train-small.csv"):
@@ -244,7 +278,7 @@ def metrics_table(result):
     scored = [r for r in rows if r["scored"]]
 
     def col_mean(key):
-        return _fmt(_mean([r.get(key, float("nan")) for r in scored]), 2)
+        return _fmt(mean_or_nan([r.get(key, float("nan")) for r in scored]), 2)
 
     lines.append(
         f"| **Mean** | | **{_fmt(result['mean_auc'])}** | {sum(r['scored'] for r in rows)} | "
@@ -276,7 +310,8 @@ def update_card(block, card=CARD_FILE):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", default=None, help="weights file (default data/models/densenet121_phantoms.weights.h5)")
+    parser.add_argument("--weights", default=None,
+                        help="weights file (default data/models/densenet121_phantoms.weights.h5)")
     parser.add_argument("--n", type=int, default=2000, help="held-out phantoms (default 2000)")
     parser.add_argument("--size", type=int, default=320, help="image size (default 320)")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -284,7 +319,8 @@ def main(argv=None):
     parser.add_argument("--max-cams", type=int, default=50, help="true positives scored per label (default 50)")
     parser.add_argument("--tolerance", type=float, default=15, help="pointing game tolerance in px (default 15)")
     parser.add_argument("--threshold", type=float, default=0.5, help="probability for a positive call (default 0.5)")
-    parser.add_argument("--card", default=str(CARD_FILE), help="model card to update (default data/models/MODEL_CARD.md)")
+    parser.add_argument("--card", default=str(CARD_FILE),
+                        help="model card to update (default data/models/MODEL_CARD.md)")
     parser.add_argument("--no-card", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     result = evaluate(
