@@ -10,7 +10,6 @@ exports (``__all__``).
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 

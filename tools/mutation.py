@@ -50,7 +50,7 @@ MUTANTS = (
            ("tests/util/config/test_course.py",)),
     Mutant("BatchNorm recalibration skipped (statistics never updated)", "util/models/densenet.py",
            "model(x, training=True)  # eager call", "model(x, training=False)  # eager call",
-           ("tests/test_models.py",)),
+           ("tests/util/models/test_densenet.py",)),
     Mutant("an off-by-one in the split planner shares a patient between splits", "util/data/chestxray.py",
            "start += len(sizes[name])", "start += len(sizes[name]) - 1", ("tests/util/data/test_chestxray.py",)),
     Mutant("the grader accepts maps ten times less correlated", "grading/cam_compare.py",

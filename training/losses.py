@@ -4,7 +4,7 @@ These are C1W1's graded exercises solved: :func:`compute_class_freqs` and
 :func:`get_weighted_loss`. They live here, outside the student library
 ``util``, so that nothing a student installs or imports answers an exercise.
 :mod:`training.densenet` trains the course DenseNet121 with them;
-``tests/test_models.py`` tests them and ``tests/test_c1w1_release.py`` checks that
+``tests/util/models/test_densenet.py`` tests them and ``tests/grading/test_c1w1_release.py`` checks that
 they pass C1W1's hidden checks.
 """
 

@@ -9,16 +9,12 @@ rejected on every case. They also recompute, live, the agreement between the sol
 """
 
 import math
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from grading import cam_compare as cc  # noqa: E402
-from grading.cam_compare import CamComparison, accepted_references, compare_cam, reference_is_usable  # noqa: E402
+from grading import cam_compare as cc
+from grading.cam_compare import CamComparison, accepted_references, compare_cam, reference_is_usable
 
 #: (layer, label, other label, (film, film)): each pair gives two cases, each film's "other film"
 #: being the other one. Films and labels from the study's sample; references all usable.

@@ -3,8 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from util.config.course import LABELS
+from util.data import chestxray
 from util.data.chestxray import (BBOX_HEADER, SPLITS, ensure_chestxray_data, load_bboxes, load_mask, load_split,
                                  verify_manifest)
 from util.data.phantoms import PREVALENCE
@@ -178,3 +180,46 @@ def test_require_phantoms_passes_on_phantoms_and_names_what_needs_them_on_real_d
     monkeypatch.setenv("MEDXAI_DATA_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="the example films needs the generated phantoms.*no lesion masks"):
         require_phantoms("the example films")
+
+
+def test_data_command_summarises_a_real_data_folder_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """MEDXAI_DATA_DIR: one film per split; the summary counts them and no manifest is checked or written."""
+    folder = tmp_path / "chestxray"
+    (folder / "images").mkdir(parents=True)
+    for i, split in enumerate(("train-small.csv", "valid-small.csv", "test.csv")):
+        name = f"{i:08d}_000.png"
+        Image.fromarray(np.full((32, 32), 40 * i, dtype=np.uint8)).save(folder / "images" / name)
+        pd.DataFrame([{"Image": name, **{label: int(k == i) for k, label in enumerate(LABELS)},
+                       "PatientId": 10 + i}]).to_csv(folder / split, index=False)
+    before = sorted(tmp_path.rglob("*"))
+    monkeypatch.setenv("MEDXAI_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(chestxray, "verify_manifest", lambda *a, **k: pytest.fail("real data has no manifest"))
+    assert chestxray.main(["--write-manifest"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(";")[0] for line in lines] == [
+        "train-small.csv: 1 images, 1 patients", "valid-small.csv: 1 images, 1 patients",
+        "test.csv: 1 images, 1 patients"]
+    assert f"{LABELS[1]} 1.000" in lines[1] and f"{LABELS[0]} 0.000" in lines[1]
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_data_command_checks_the_phantoms_against_the_manifest(monkeypatch, capsys):
+    monkeypatch.setattr(chestxray, "verify_manifest", lambda folder: [])
+    assert chestxray.main([]) == 0
+    out = capsys.readouterr().out
+    assert "train-small.csv: 1000 images" in out and "test.csv: 420 images" in out
+    assert out.rstrip().endswith("all files match data/manifests/chestxray.sha256")
+
+    problems = [f"changed: images/{i:08d}_000.png" for i in range(25)]
+    monkeypatch.setattr(chestxray, "verify_manifest", lambda folder: problems)
+    assert chestxray.main([]) == 1
+    out = capsys.readouterr().out
+    assert f"25 mismatches with {chestxray.MANIFEST}:" in out
+    assert "changed: images/00000019_000.png" in out and "00000020_000.png" not in out  # the first 20
+
+
+def test_data_command_refuses_an_unknown_option(capsys):
+    with pytest.raises(SystemExit) as err:
+        chestxray.main(["--regenerate"])
+    assert err.value.code == 2
+    assert "python -m util.data.chestxray: error: unrecognized arguments: --regenerate" in capsys.readouterr().err

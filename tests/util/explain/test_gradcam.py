@@ -6,9 +6,6 @@ y_k = sum_c V[c, k] * mean_hw(A[..., c]), so dy_k/dA[h, w, c] = V[c, k] / (h * w
 the Grad-CAM before ReLU is sum_c V[c, k] / (h * w) * A[..., c].
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import cv2
 import keras
@@ -18,9 +15,9 @@ import pytest
 
 matplotlib.use("Agg")
 
-from util.config.course import CAM_LAYER  # noqa: E402
-from util.explain import gradcam as C  # noqa: E402
-from util.explain.overlay import plot_overlay  # noqa: E402
+from util.config.course import CAM_LAYER
+from util.explain import gradcam as C
+from util.explain.overlay import plot_overlay
 
 H, W = 8, 6  # non-square, to catch (W, H) mix-ups
 K = np.array([[1.0, 0.5], [0.0, 1.0], [2.0, 0.0]], dtype=np.float32)  # (3 in, 2 channels)

@@ -61,3 +61,40 @@ def test_a_data_folder_without_masks_says_the_prior_needs_the_phantoms(tmp_path,
     monkeypatch.setattr(cx, "ensure_chestxray_data", lambda *a, **k: tmp_path)
     with pytest.raises(FileNotFoundError, match="location prior needs the phantoms"):
         ev.training_priors(64)
+
+
+def _result():
+    rows = [
+        {"label": lab, "positives": 10, "auc": 0.9, "scored": 4, "pointing_game": 0.5, "energy": 0.25, "mask_share": 0.01}
+        for lab in ("Cardiomegaly", "Hernia")
+    ]
+    rows[1].update(scored=0, pointing_game=float("nan"), energy=float("nan"), mask_share=float("nan"))
+    return {"rows": rows, "mean_auc": 0.9, "n": 20, "size": 320, "floor": 0.15, "threshold": 0.5,
+            "max_cams": 50, "tolerance": 15, "mean": 118.0, "std": 62.0, "weights_sha256": "ab" * 32}
+
+
+def test_metrics_table_and_card_update(tmp_path):
+    from training.evaluate import MARK_END, MARK_START, metrics_table, update_card
+
+    block = metrics_table(_result())
+    assert block.startswith(MARK_START) and block.endswith(MARK_END)
+    assert f"Weights SHA-256 `{'ab' * 32}`" in block  # which weights the numbers describe
+    assert "| Cardiomegaly | 10 | 0.900 | 4 | 0.50 | 0.25 | 0.010 |" in block
+    assert "| Hernia | 10 | 0.900 | 0 | — | — | — |" in block
+    assert "| **Mean** | | **0.900** | 4 | 0.50 | 0.25 | |" in block
+
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text(f"# Card\n\nintro\n\n{MARK_START}\nold table\n{MARK_END}\n\n## Limits\n")
+    update_card(block, card)
+    update_card(block, card)  # idempotent
+    text = card.read_text()
+    assert text == f"# Card\n\nintro\n\n{block}\n\n## Limits\n"
+
+    fresh = tmp_path / "new" / "MODEL_CARD.md"
+    update_card(block, fresh)  # created, markers appended
+    assert fresh.read_text().count(MARK_START) == 1
+
+    broken = tmp_path / "broken.md"
+    broken.write_text(f"{MARK_START}\nno end\n")
+    with pytest.raises(ValueError, match="markers"):
+        update_card(block, broken)
