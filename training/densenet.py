@@ -72,9 +72,9 @@ from training.loop import (
     make_train_step,
     run_training,
     save_weights,
-    seeded_rng,
 )
 from util.config.course import LABELS, TRAIN_SEED_HI, TRAIN_SEED_LO
+from util.config.seeding import seeded_rng
 from util.models.densenet import recalibrate_batchnorm
 
 __all__ = [

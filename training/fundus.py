@@ -64,11 +64,11 @@ from training.loop import (
     prefetched,
     run_training,
     save_weights,
-    seeded_rng,
 )
 from util.config.course import EVAL_SEED_BASE, TRAIN_SEED_HI, TRAIN_SEED_LO
 from util.config.paths import REPO_ROOT as _REPO
 from util.config.quiet import import_keras
+from util.config.seeding import seeded_rng
 from util.data.fundus import generate_fundus
 from util.metrics.agreement import confusion_matrix, quadratic_weighted_kappa
 from util.models.fundus_cnn import N_GRADES, WEIGHTS_FILE, build_fundus_cnn, fundus_inputs, predict_grades

@@ -6,7 +6,6 @@ schedule; this module holds the rest, so that both run one loop:
 * :func:`add_common_options` and :func:`common_arguments` — the command-line options both accept
   (``--size --steps --batch-size --seed --lr --recalibrate-batches --eval-n --out --log-every``);
 * :func:`check_arguments` — the checks both make before building anything;
-* :func:`seeded_rng` — the NumPy generator of one seed stream under the run's seed;
 * :func:`make_train_step` — one Adam step, under ``tf.function`` unless ``eager``;
 * :func:`prefetched` — batches generated in a background thread while the previous one trains;
 * :func:`run_training` — the loop: a step per batch, the mean loss every ``log_every`` steps, the timing;
@@ -33,7 +32,6 @@ __all__ = [
     "prefetched",
     "run_training",
     "save_weights",
-    "seeded_rng",
 ]
 
 #: The keyword arguments of both scripts' ``train`` that :func:`add_common_options` provides.
@@ -126,10 +124,6 @@ def check_arguments(size, steps, batch_size, recalibrate_batches, eval_n, out, d
 
 # --------------------------------------------------------------------------- training
 
-
-def seeded_rng(seed, stream):
-    """``numpy.random.default_rng(SeedSequence([seed, stream]))``: one independent stream per use of a run."""
-    return np.random.default_rng(np.random.SeedSequence([seed, stream]))
 
 
 def make_train_step(model, loss_fn, optimizer, eager=False):

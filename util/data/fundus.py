@@ -63,7 +63,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from util.config.checks import check_int, check_number, check_seed
-from util.data.raster import pixel_grid, seeded_rng, smooth_noise, smoothstep, square_window
+from util.config.seeding import seeded_rng
+from util.data.raster import pixel_grid, smooth_noise, smoothstep, square_window
 
 __all__ = [
     "DEFINING_LESIONS",

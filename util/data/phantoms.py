@@ -30,7 +30,8 @@ from scipy import ndimage
 
 from util.config.course import LABELS
 from util.config.checks import check_int, check_seed
-from util.data.raster import pixel_grid, seeded_rng, smooth_noise, smoothstep, square_window
+from util.config.seeding import seeded_rng
+from util.data.raster import pixel_grid, smooth_noise, smoothstep, square_window
 
 __all__ = [
     "CM",

@@ -11,12 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["pixel_grid", "seeded_rng", "smooth_noise", "smoothstep", "square_window"]
+__all__ = ["pixel_grid", "smooth_noise", "smoothstep", "square_window"]
 
-
-def seeded_rng(seed, *keys):
-    """A NumPy generator for ``seed`` and sub-stream ``keys`` (``SeedSequence``: reproducible anywhere)."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), *keys]))
 
 
 @lru_cache(maxsize=8)
