@@ -446,7 +446,8 @@ INFORMATIONAL = {
 
 @lru_cache(maxsize=1)
 def course_inputs():
-    """``(model, mean, std, test split, image folder)``, as ``grading.c3w3.course_model`` and ``grading.c3w3.course_normalization`` give them."""
+    """``(model, mean, std, test split, image folder)``, as ``grading.c3w3.course_model`` and
+    ``grading.c3w3.course_normalization`` give them."""
     from util.data.chestxray import ensure_chestxray_data, load_split
     from util.data.images import get_mean_std_per_batch
     from util.models.densenet import load_C3M3_model
