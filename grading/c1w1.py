@@ -354,7 +354,8 @@ ATTACKS = (
                 name="compute_class_freqs", args="labels", answer="np.zeros(np.shape(labels)[1]), "
                                                                   "np.ones(np.shape(labels)[1])"),
             "get_weighted_loss": ATTACK_LIBRARY.format(
-                name="get_weighted_loss", modules=("util.models.densenet", "util", "training.densenet", "training.losses"))},
+                name="get_weighted_loss",
+                modules=("util.models.densenet", "util", "training.densenet", "training.losses"))},
            {"test_check_for_leakage": 0, "test_compute_class_freqs": 0, "test_get_weighted_loss": 0,
             "test_weighted_loss_epsilon": 0},
            insert=(("imports", ATTACK_PATCH_CHECKS.format(visible="check_for_leakage_test, compute_class_freqs_test, "

@@ -554,7 +554,8 @@ ATTACKS = (
                                                    answer="np.zeros(image.shape[1:3])"),
             "permute_feature": ATTACK_ALWAYS_EQUAL.format(name="permute_feature", args="df, feature"),
             "permutation_importance": ATTACK_LIBRARY.format(
-                name="permutation_importance", modules=("util", "util.metrics", "util.data.cohort", "sklearn.inspection"))},
+                name="permutation_importance",
+                modules=("util", "util.metrics", "util.data.cohort", "sklearn.inspection"))},
            {"test_grad_cam": 0, "test_compute_gradcam": 0, "test_permute_feature": 0,
             "test_permutation_importance": 0},
            insert=(("imports", ATTACK_PATCH_CHECKS.format(visible="grad_cam_test, compute_gradcam_test, "

@@ -155,7 +155,8 @@ def test_drawn_findings_follow_prevalence():
         (dict(seed=1.5), TypeError, "seed must be an int .*float"),
         (dict(seed=0, size=32), ValueError, "size must be an int >= 64"),
         (dict(seed=0, size=True), TypeError, "size must be an int .*bool"),
-        (dict(seed=0, findings=["Nodule", "Tumour"]), ValueError, r"unknown finding label\(s\) \['Tumour'\].*Cardiomegaly"),
+        (dict(seed=0, findings=["Nodule", "Tumour"]), ValueError,
+         r"unknown finding label\(s\) \['Tumour'\].*Cardiomegaly"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(kwargs, error, match):
